@@ -1,0 +1,120 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from oms.admin_base import ReadOnlyTenantAdmin, TenantAdmin
+from oms.crypto import mask
+from oms.roles import Area
+
+from . import services, tasks
+from .models import ChannelCall, Listing, PullRun, RawOrder, Shop
+
+
+class ShopForm(forms.ModelForm):
+    """Credentials are write-only: the stored values are never sent back to the browser."""
+
+    new_credentials = forms.JSONField(label=_("更新接口凭证"), required=False,
+                                      help_text=_("JSON，例如 {\"app_key\": \"...\", \"app_secret\": \"...\"}；"
+                                                  "留空保持不变"),
+                                      widget=forms.Textarea(attrs={"rows": 3}))
+
+    class Meta:
+        model = Shop
+        exclude = ("credentials",)
+
+    def save(self, commit=True):
+        new = self.cleaned_data.get("new_credentials")
+        if new:
+            self.instance.credentials = new
+        return super().save(commit)
+
+
+@admin.register(Shop)
+class ShopAdmin(TenantAdmin):
+    area = Area.CHANNELS
+    form = ShopForm
+    list_display = ("name", "platform", "enabled", "pull_interval_minutes", "high_water_mark", "last_pull_at",
+                    "safety_stock", "allocation_ratio")
+    list_filter = ("platform", "enabled")
+    search_fields = ("name", "platform_shop_id")
+    readonly_fields = ("credentials_masked", "high_water_mark", "last_pull_at", "last_pull_error")
+    filter_horizontal = ("warehouses",)
+    actions = ["pull_now"]
+
+    @admin.action(description=_("立即拉单"))
+    def pull_now(self, request, queryset):
+        for shop in queryset:
+            tasks.pull_shop.delay(shop.tenant_id, shop.pk)
+        self.message_user(request, _("已提交 %(n)d 个店铺的拉单任务") % {"n": queryset.count()})
+
+    @admin.display(description=_("当前凭证"))
+    def credentials_masked(self, obj):
+        return ", ".join(f"{k}={mask(v)}" for k, v in sorted((obj.credentials or {}).items())) or "-"
+
+
+@admin.register(Listing)
+class ListingAdmin(TenantAdmin):
+    area = Area.CHANNELS
+    list_display = ("shop", "platform_item_id", "platform_sku_id", "outer_id", "sku", "push_enabled",
+                    "last_pushed_quantity", "last_pushed_at")
+    list_filter = ("shop", "push_enabled")
+    search_fields = ("platform_item_id", "platform_sku_id", "outer_id", "sku__code")
+    list_select_related = ("shop", "sku")
+    readonly_fields = ("last_pushed_quantity", "last_pushed_at")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        n = services.listing_saved(listing=obj)
+        if n:
+            self.message_user(request, _("已重新处理 %(n)d 个待匹配订单") % {"n": n})
+
+
+@admin.register(RawOrder)
+class RawOrderAdmin(ReadOnlyTenantAdmin):
+    area = Area.CHANNELS
+    list_display = ("platform_order_id", "shop", "source", "outcome", "received_at", "processed_at", "attempts")
+    list_filter = ("outcome", "source", "shop")
+    search_fields = ("platform_order_id", "error")
+    list_select_related = ("shop",)
+    readonly_fields = ("shop", "platform_order_id", "source", "outcome", "error", "received_at", "processed_at",
+                       "attempts", "payload_pretty")
+    exclude = ("payload", "payload_hash")
+    actions = ["replay"]
+
+    @admin.display(description=_("原始报文"))
+    def payload_pretty(self, obj):
+        import json
+
+        from django.utils.html import format_html
+
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>",
+                           json.dumps(obj.payload, ensure_ascii=False, indent=2))
+
+    def has_change_permission(self, request, obj=None):
+        return self._can(request, "change") and obj is None
+
+    @admin.action(description=_("重新处理所选报文"))
+    def replay(self, request, queryset):
+        results = {}
+        for raw in queryset.select_related("shop"):
+            outcome = services.raw_process(raw=raw)
+            results[outcome] = results.get(outcome, 0) + 1
+        self.message_user(request, ", ".join(f"{k}: {v}" for k, v in results.items()) or "-",
+                          messages.SUCCESS if "failed" not in results else messages.WARNING)
+
+
+@admin.register(ChannelCall)
+class ChannelCallAdmin(ReadOnlyTenantAdmin):
+    area = Area.CHANNELS
+    list_display = ("created_at", "shop", "kind", "reference", "quantity", "ok", "attempt", "error")
+    list_filter = ("kind", "ok", "shop")
+    list_select_related = ("shop",)
+
+
+@admin.register(PullRun)
+class PullRunAdmin(ReadOnlyTenantAdmin):
+    area = Area.CHANNELS
+    list_display = ("shop", "started_at", "finished_at", "status", "fetched", "created", "updated", "unchanged",
+                    "failed", "error")
+    list_filter = ("status", "shop")
+    list_select_related = ("shop",)

@@ -1,0 +1,21 @@
+"""What inventory does when other apps' domain signals fire (inside the sender's transaction)."""
+
+from . import services
+
+
+def on_order_accepted(sender, *, tenant_id, order_id, lines, **kwargs):
+    services.stock_reserve_order(tenant_id=tenant_id, order_id=order_id, lines=lines)
+
+
+def on_order_released(sender, *, tenant_id, order_id, **kwargs):
+    services.stock_release_order(tenant_id=tenant_id, order_id=order_id)
+
+
+def on_shipment_shipped(sender, *, tenant_id, shipment_id, order_id, lines, **kwargs):
+    services.stock_consume_order(tenant_id=tenant_id, order_id=order_id,
+                                 line_ids=[ln["line_id"] for ln in lines], reference=f"shipment:{shipment_id}")
+
+
+def on_return_received(sender, *, tenant_id, return_id, warehouse_id, lines, **kwargs):
+    services.stock_restock(tenant_id=tenant_id, warehouse_id=warehouse_id, lines=lines,
+                           reference=f"return:{return_id}")

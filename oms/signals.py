@@ -1,0 +1,46 @@
+"""Every domain signal of the system, declared in one place.
+
+Apps send and receive these without importing each other, so dependencies stay one-way
+(oms <- inventory <- orders <- logistics / channels; notifications listens). Never post_save.
+Receivers that change data run inside the sender's transaction; anything that talks to the
+network is scheduled with transaction.on_commit from a receiver.
+
+Payloads (all keyword arguments, plain values, so they can be forwarded to Celery):
+"""
+
+from django.dispatch import Signal
+
+#: orders services, when a paid order enters or changes.
+#: tenant_id: int, order_id: int,
+#: lines: list[dict(line_id: int, sku_id: int, quantity: int)] -- mapped lines only.
+#: Inventory reserves (a full or short reservation, never raises).
+order_accepted = Signal()
+
+#: orders services: cancel, split, merge, refund. tenant_id: int, order_id: int.
+#: Inventory releases every active reservation of the order.
+order_released = Signal()
+
+#: logistics services when a parcel leaves. tenant_id, shipment_id, order_id: int,
+#: lines: list[dict(line_id, sku_id, quantity)], carrier_code: str, tracking_number: str.
+#: Inventory consumes the reservation (on_hand and reserved both fall); channels confirm; notifications tell the buyer.
+shipment_shipped = Signal()
+
+#: orders services when returned goods are received. tenant_id, return_id: int,
+#: warehouse_id: int, lines: list[dict(sku_id, quantity)]. Inventory restocks.
+return_received = Signal()
+
+#: logistics tracking. tenant_id, shipment_id: int, order_id: int, status: str.
+shipment_status_changed = Signal()
+
+#: inventory services, ONCE per transaction, on commit. tenant_id: int, sku_ids: list[int].
+#: Channels push availability; inventory raises low-stock alerts.
+stock_changed = Signal()
+
+ALL_SIGNALS = {
+    "order_accepted": order_accepted,
+    "order_released": order_released,
+    "shipment_shipped": shipment_shipped,
+    "return_received": return_received,
+    "shipment_status_changed": shipment_status_changed,
+    "stock_changed": stock_changed,
+}
