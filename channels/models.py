@@ -22,7 +22,7 @@ class Shop(TenantOwned):
     platform = models.CharField(_("平台"), max_length=20, choices=Platform.choices)
     name = models.CharField(_("店铺名称"), max_length=100)
     platform_shop_id = models.CharField(_("平台店铺ID"), max_length=64, blank=True)
-    api_base_url = models.URLField(_("接口地址"), blank=True,
+    api_base_url = models.CharField(_("接口地址"), max_length=200, blank=True,
                                    help_text=_("留空使用平台正式网关；演示和测试指向沙箱"))
     credentials = EncryptedJSONField(_("接口凭证"), blank=True, default=dict)
     enabled = models.BooleanField(_("启用同步"), default=True)

@@ -46,29 +46,27 @@ _pending = threading.local()
 def _flush_stock_changed(tenant_id: int) -> None:
     pending: dict[int, set[int]] = getattr(_pending, "by_tenant", {})
     sku_ids = pending.pop(tenant_id, None)
+    getattr(_pending, "registered", set()).discard(tenant_id)
     if sku_ids:
         signals.stock_changed.send(sender=Sku, tenant_id=tenant_id, sku_ids=sorted(sku_ids))
 
 
 def _note_stock_changed(tenant_id: int, sku_ids: Iterable[int]) -> None:
+    """Collect SKU ids; the first change in a transaction registers one on-commit flush.
+    (Ids left behind by a rolled-back transaction ride along with the next flush: pushes are
+    absolute quantities, so an extra SKU id costs one recomputation, never a wrong figure.)"""
     if not hasattr(_pending, "by_tenant"):
-        _pending.by_tenant = {}
-    bucket = _pending.by_tenant.get(tenant_id)
-    first = bucket is None
-    if first:
-        bucket = _pending.by_tenant[tenant_id] = set()
-    bucket.update(sku_ids)
-    if first:
-        transaction.on_commit(functools.partial(_flush_stock_changed, tenant_id))
-
-
-def _rolled_back_cleanup() -> None:
-    # Called at the start of each public service: if a previous transaction in this thread
-    # rolled back, its pending ids never flushed; they are harmless (pushes are absolute)
-    # but a bucket left behind would stop the next transaction from registering its flush.
+        _pending.by_tenant, _pending.registered = {}, set()
+    _pending.by_tenant.setdefault(tenant_id, set()).update(sku_ids)
     conn = transaction.get_connection()
-    if not conn.in_atomic_block and getattr(_pending, "by_tenant", None):
-        _pending.by_tenant.clear()
+    # registered = a flush is pending in this transaction (not run yet, not rolled back)
+    registered = tenant_id in _pending.registered and any(
+        getattr(entry[1], "func", None) is _flush_stock_changed and entry[1].args == (tenant_id,)
+        for entry in conn.run_on_commit
+    )
+    if not registered:
+        _pending.registered.add(tenant_id)
+        transaction.on_commit(functools.partial(_flush_stock_changed, tenant_id), robust=True)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -140,7 +138,6 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
     Idempotent: when the order already holds exactly these quantities, nothing is written.
     A previous short reservation is released and tried again (stock may have arrived).
     """
-    _rolled_back_cleanup()
     with transaction.atomic():
         needs = _needs(tenant_id, lines)
         existing = list(
@@ -244,7 +241,6 @@ def _release(tenant_id: int, order_id: int, rows: list[Reservation], reference: 
 
 def stock_release_order(*, tenant_id: int, order_id: int, reference: str = "") -> int:
     """Release every active (and short) reservation of an order. Returns units released."""
-    _rolled_back_cleanup()
     with transaction.atomic():
         rows = list(
             Reservation.objects.select_for_update().filter(
@@ -261,7 +257,6 @@ def stock_release_order(*, tenant_id: int, order_id: int, reference: str = "") -
 def stock_consume_order(*, tenant_id: int, order_id: int, line_ids: list[int] | None = None,
                         reference: str = "") -> int:
     """A shipment left: on_hand and reserved both fall by the reserved quantities."""
-    _rolled_back_cleanup()
     with transaction.atomic():
         qs = Reservation.objects.select_for_update().filter(
             tenant_id=tenant_id, order_id=order_id, status=ReservationStatus.ACTIVE)
@@ -293,7 +288,6 @@ def stock_receive(*, tenant_id: int, warehouse_id: int, sku_id: int, quantity: i
     """Goods arrive (purchase receipt, return restock, transfer in): on_hand rises."""
     if quantity <= 0:
         raise StockError("quantity must be positive")
-    _rolled_back_cleanup()
     with transaction.atomic():
         if Sku.objects.filter(tenant_id=tenant_id, pk=sku_id, is_combo=True).exists():
             raise StockError("a combo SKU holds no stock of its own; receive its components")
@@ -309,7 +303,6 @@ def stock_receive(*, tenant_id: int, warehouse_id: int, sku_id: int, quantity: i
 def stock_adjust(*, tenant_id: int, warehouse_id: int, sku_id: int, delta: int,
                  kind: str = MovementKind.ADJUST, reference: str = "", note: str = "") -> StockLevel:
     """Correct on_hand by delta (stock count, write-off). Never below what is reserved."""
-    _rolled_back_cleanup()
     with transaction.atomic():
         level = _level(tenant_id, warehouse_id, sku_id)
         if delta == 0:

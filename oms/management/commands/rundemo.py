@@ -1,0 +1,96 @@
+"""Run the whole system on embedded defaults: web server, Celery worker, Celery beat and the
+sandbox marketplaces, as child processes; Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from channels.models import Shop
+
+
+class Command(BaseCommand):
+    help = "Start web (127.0.0.1:8000), Celery worker and beat, and the sandbox marketplaces."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--sandbox-port", type=int, default=8765)
+        parser.add_argument("--no-sandbox", action="store_true")
+
+    def handle(self, *args, port, sandbox_port, no_sandbox, **kwargs):
+        python = sys.executable
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        celery = str(Path(python).with_name("celery"))
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        procs: list[tuple[str, subprocess.Popen]] = []
+
+        def start(name, cmd):
+            self.stdout.write(f"starting {name}: {' '.join(cmd)}")
+            procs.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
+
+        if not no_sandbox and self._sandbox_available():
+            accounts = Path(settings.VAR_DIR) / "sandbox_accounts.json"
+            accounts.write_text(json.dumps(self._accounts(), ensure_ascii=False, indent=1))
+            start("sandbox", [python, manage, "sandbox", "--port", str(sandbox_port), "--accounts", str(accounts),
+                              "--trickle"])
+        start("worker", [celery, "-A", "oms", "worker", "-l", "info", "-P", "threads", "-c", "4",
+                         "-n", "demo-worker@%h"])
+        start("beat", [celery, "-A", "oms", "beat", "-l", "info", "-s", str(Path(settings.VAR_DIR) / "beat-schedule")])
+        start("web", [python, manage, "runserver", f"127.0.0.1:{port}", "--noreload"])
+        time.sleep(2)
+        self.stdout.write(self.style.SUCCESS(f"\nOMS is running: http://127.0.0.1:{port}/admin/"))
+        call_command("demo_logins")
+        self.stdout.write("Ctrl-C stops web, worker, beat and the sandbox.\n")
+
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            if stopping:
+                return
+            stopping = True
+            for _name, p in procs:
+                if p.poll() is None:
+                    os.killpg(p.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            for _name, p in procs:
+                try:
+                    p.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+
+        signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+        try:
+            while True:
+                for name, p in procs:
+                    if p.poll() is not None:
+                        self.stderr.write(f"{name} exited with {p.returncode}; stopping the demo")
+                        raise KeyboardInterrupt
+                time.sleep(1)
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping ...")
+        finally:
+            stop()
+            self.stdout.write("stopped.")
+
+    @staticmethod
+    def _sandbox_available() -> bool:
+        try:
+            import channels.sandbox.server  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    @staticmethod
+    def _accounts() -> list[dict]:
+        return [{"platform": s.platform, "credentials": s.credentials}
+                for s in Shop.objects.filter(platform__in=["taobao", "jd", "pdd"])]

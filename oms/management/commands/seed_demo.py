@@ -1,0 +1,186 @@
+"""Idempotent demo data: two tenants, a user per role, warehouses, SKUs with stock, shops
+pointing at the sandbox marketplaces, and a few hundred orders through order_ingest."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from channels.models import Listing, Shop
+from inventory import services as stock
+from inventory.models import Sku, SkuComponent, StockMovement, Warehouse
+from oms import demo_data
+from oms.models import Membership, Tenant
+from oms.roles import Role
+from orders import services as order_services
+from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
+
+DEMO_PASSWORD = "demo-pass-2026"
+SANDBOX_URL = "http://127.0.0.1:8765"
+
+TENANTS = [
+    {
+        "slug": "fashion", "name": "一个服装店", "prefix": "fashion",
+        "warehouses": [("HZ", "杭州仓", "浙江省", "杭州市", ["浙江省", "上海市", "江苏省", "安徽省"], 1),
+                       ("GZ", "广州仓", "广东省", "广州市", ["广东省", "广西壮族自治区", "海南省", "福建省"], 2),
+                       ("CD", "成都仓", "四川省", "成都市", ["四川省", "重庆市", "云南省", "陕西省"], 3)],
+        "skus": [("TS-WHT-M", "纯棉T恤 白色 M", "79.00"), ("TS-WHT-L", "纯棉T恤 白色 L", "79.00"),
+                 ("TS-BLK-M", "纯棉T恤 黑色 M", "79.00"), ("JK-DNM-L", "牛仔夹克 L", "299.00"),
+                 ("DR-FLR-S", "碎花连衣裙 S", "189.00"), ("SK-WOL-F", "羊毛围巾 均码", "129.00"),
+                 ("PT-KHK-32", "卡其休闲裤 32", "159.00"), ("SO-CTN-5", "棉袜五双装", "39.00")],
+        "combos": [("SET-TS-3", "T恤三件套", "199.00", [("TS-WHT-M", 2), ("TS-BLK-M", 1)])],
+        "shops": [("taobao", "服装店淘宝旗舰店"), ("jd", "服装店京东自营店"), ("pdd", "服装店拼多多店")],
+    },
+    {
+        "slug": "tea", "name": "茗香茶叶", "prefix": "tea",
+        "warehouses": [("FZ", "福州仓", "福建省", "福州市", ["福建省", "浙江省", "江西省"], 1),
+                       ("BJ", "北京仓", "北京市", "北京市", ["北京市", "天津市", "河北省", "山东省"], 2)],
+        "skus": [("TEA-LJ-250", "西湖龙井 250g", "268.00"), ("TEA-TGY-500", "安溪铁观音 500g", "188.00"),
+                 ("TEA-PE-357", "普洱茶饼 357g", "158.00"), ("TEA-HC-100", "大红袍 100g", "128.00")],
+        "combos": [],
+        "shops": [("taobao", "茗香茶叶天猫店")],
+    },
+]
+
+PLATFORM_STATUS = {"taobao": "WAIT_SELLER_SEND_GOODS", "jd": "WAIT_SELLER_STOCK_OUT", "pdd": "1"}
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh, idempotently) the demo tenants, users, stock, shops and orders."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--orders", type=int, default=150, help="orders per shop")
+        parser.add_argument("--sandbox-url", default=SANDBOX_URL)
+
+    def handle(self, *args, orders: int, sandbox_url: str, **kwargs):
+        started = time.monotonic()
+        User = get_user_model()
+        admin, _ = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+        admin.set_password(DEMO_PASSWORD)
+        admin.save()
+        logins = [("admin", "平台管理员（超级用户）")]
+        totals = {"orders": 0, "created": 0}
+        for spec in TENANTS:
+            tenant, _ = Tenant.objects.get_or_create(slug=spec["slug"], defaults={"name": spec["name"]})
+            for role in Role:
+                username = f"{spec['prefix']}-{role.value}"
+                user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+                Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": role.value})
+                logins.append((username, f"{tenant.name} · {role.label}"))
+            whs = self._warehouses(tenant, spec)
+            skus = self._skus(tenant, spec, whs)
+            shops = self._shops(tenant, spec, whs, skus, sandbox_url)
+            for shop in shops:
+                c = self._orders(tenant, shop, skus, orders)
+                totals["orders"] += orders
+                totals["created"] += c
+        elapsed = time.monotonic() - started
+        self.stdout.write(self.style.SUCCESS(
+            f"demo data ready in {elapsed:.1f}s: {totals['orders']} orders seeded ({totals['created']} new)"))
+        self.stdout.write("logins (password for all: %s):" % DEMO_PASSWORD)
+        for username, what in logins:
+            self.stdout.write(f"  {username:<22} {what}")
+
+    def _warehouses(self, tenant, spec):
+        out = []
+        for code, name, province, city, regions, prio in spec["warehouses"]:
+            wh, _ = Warehouse.objects.get_or_create(
+                tenant=tenant, code=code,
+                defaults={"name": name, "province": province, "city": city, "regions": regions, "priority": prio,
+                          "address": f"{city}物流园 {prio} 号库", "contact_name": "仓管", "contact_phone": "0571-88888888"})
+            out.append(wh)
+        return out
+
+    @transaction.atomic
+    def _skus(self, tenant, spec, whs):
+        rng = random.Random(f"stock-{tenant.slug}")
+        skus = {}
+        for code, name, price in spec["skus"]:
+            sku, _ = Sku.objects.get_or_create(tenant=tenant, code=code, defaults={
+                "name": name, "reference_price": Decimal(price), "weight_grams": rng.choice([200, 350, 500, 800])})
+            skus[code] = sku
+            for i, wh in enumerate(whs):
+                if not StockMovement.objects.filter(tenant=tenant, warehouse=wh, sku=sku).exists():
+                    # the last SKU is scarce so that some orders go on hold "out of stock"
+                    qty = 3 if code == spec["skus"][-1][0] else rng.randint(20, 120) // (i + 1)
+                    stock.stock_receive(tenant_id=tenant.pk, warehouse_id=wh.pk, sku_id=sku.pk, quantity=qty,
+                                        reference="seed", note="期初库存")
+        for code, name, price, parts in spec["combos"]:
+            combo, _ = Sku.objects.get_or_create(tenant=tenant, code=code, defaults={
+                "name": name, "reference_price": Decimal(price), "is_combo": True})
+            for part, qty in parts:
+                SkuComponent.objects.get_or_create(tenant=tenant, combo=combo, component=skus[part],
+                                                   defaults={"quantity": qty})
+            skus[code] = combo
+        return skus
+
+    def _shops(self, tenant, spec, whs, skus, sandbox_url):
+        shops = []
+        for i, (platform, name) in enumerate(spec["shops"]):
+            creds = demo_credentials(platform, f"{tenant.slug}-{platform}")
+            shop, _ = Shop.objects.get_or_create(tenant=tenant, name=name, defaults={
+                "platform": platform, "api_base_url": f"{sandbox_url}/{platform}", "credentials": creds,
+                "safety_stock": 2, "pull_interval_minutes": 1 if platform != "jd" else 2,
+                "high_water_mark": timezone.now() - timedelta(minutes=10)})
+            shop.warehouses.set(whs)
+            for j, sku in enumerate(skus.values()):
+                Listing.objects.get_or_create(tenant=tenant, shop=shop, platform_item_id=f"{6100000 + j}",
+                                              platform_sku_id=f"{i + 1}{8100000 + j}", defaults={
+                                                  "sku": sku, "outer_id": sku.code})
+            shops.append(shop)
+        return shops
+
+    def _orders(self, tenant, shop, skus, n):
+        rng = random.Random(f"orders-{shop.tenant_id}-{shop.name}")
+        codes = list(skus)
+        created = 0
+        base = timezone.now().replace(minute=0, second=0, microsecond=0)
+        for k in range(n):
+            placed = base - timedelta(minutes=37 * (n - k))
+            province, city, district, detail = demo_data.address(rng)
+            lines = []
+            for li, code in enumerate(rng.sample(codes, rng.choice([1, 1, 1, 2, 3]))):
+                qty = rng.choice([1, 1, 1, 2])
+                price = skus[code].reference_price or Decimal("10")
+                lines.append(CanonicalLine(f"{k}-{li}", qty, price, title=skus[code].name, outer_sku_id=code,
+                                           platform_item_id=str(6100000 + codes.index(code))))
+            goods = sum(ln.unit_price * ln.quantity for ln in lines)
+            shipping = Decimal("0") if goods >= 99 else Decimal("8.00")
+            state = PlatformState.PAID if rng.random() > 0.05 else PlatformState.UNPAID
+            note = rng.choice(demo_data.NOTES) if rng.random() < 0.1 else ""
+            phone = demo_data.mobile(rng)
+            if rng.random() < 0.03:
+                phone = phone[:-1]  # a broken phone number for review to catch
+            canonical = CanonicalOrder(
+                platform=shop.platform, platform_order_id=f"DEMO{shop.pk:02d}{k:06d}",
+                platform_status=PLATFORM_STATUS.get(shop.platform, "paid"), state=state, placed_at=placed,
+                modified_at=placed + timedelta(minutes=2), paid_at=placed + timedelta(minutes=1), lines=lines,
+                goods_amount=goods, shipping_amount=shipping, paid_amount=goods + shipping,
+                buyer_nick=f"tb_{rng.randrange(10**6):06d}", receiver_name=demo_data.name(rng), receiver_phone=phone,
+                receiver_province=province, receiver_city=city, receiver_district=district, receiver_address=detail,
+                buyer_note=note, urgent=rng.random() < 0.05,
+            )
+            result = order_services.order_ingest(tenant=tenant, shop=shop, canonical=canonical, source="seed")
+            created += result.outcome == "created"
+        return created
+
+
+def demo_credentials(platform: str, key: str) -> dict:
+    """The credentials demo shops use; the sandbox accepts exactly these (see `manage.py sandbox`)."""
+    secret = f"{key}-secret"
+    if platform == "taobao":
+        return {"app_key": key, "app_secret": secret, "session": f"{key}-session", "sign_method": "hmac-sha256"}
+    if platform == "jd":
+        return {"app_key": key, "app_secret": secret, "access_token": f"{key}-token"}
+    if platform == "pdd":
+        return {"client_id": key, "client_secret": secret, "access_token": f"{key}-token"}
+    return {"key": key, "secret": secret}

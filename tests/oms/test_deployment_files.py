@@ -1,0 +1,44 @@
+"""No Docker engine runs here: parse the compose file and check it against the project."""
+
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def test_compose_has_the_production_services_and_their_commands_exist():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    assert services["postgres"]["image"].startswith("postgres:16")
+    assert services["redis"]["image"].startswith("redis:7")
+    for name in ("web", "worker", "beat"):
+        svc = services[name]
+        assert svc["build"] == "."
+        assert svc["env_file"] == ".env"
+        assert set(svc["depends_on"]) == {"postgres", "redis"}
+    web = " ".join(services["web"]["command"])
+    assert "manage.py migrate" in web and "gunicorn oms.wsgi:application" in web
+    assert services["worker"]["command"][:3] == ["celery", "-A", "oms"] and "worker" in services["worker"]["command"]
+    assert "beat" in services["beat"]["command"]
+    # what the commands refer to exists
+    from oms import celery, wsgi  # noqa: F401
+
+    assert (ROOT / "manage.py").exists()
+
+
+def test_dockerfile_installs_the_cjk_font_and_harfbuzz_and_copies_every_app():
+    text = (ROOT / "Dockerfile").read_text()
+    for pkg in ("fonts-wqy-microhei", "libharfbuzz-subset0", "libpango-1.0-0"):
+        assert pkg in text
+    for app in ("oms", "channels", "orders", "inventory", "logistics", "notifications", "templates"):
+        assert f"COPY {app} {app}" in text
+        assert (ROOT / app).is_dir()
+
+
+def test_env_example_names_every_setting_the_settings_read():
+    names = {line.split("=")[0] for line in (ROOT / ".env.example").read_text().splitlines()
+             if line and not line.startswith("#")}
+    assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "OMS_CREDENTIALS_KEY", "DEBUG", "ALLOWED_HOSTS"} <= names

@@ -1,0 +1,25 @@
+import pytest
+from django.core.management import call_command
+
+from inventory.models import StockMovement
+from inventory.services import stock_reconcile
+from oms.models import Membership, Tenant
+from orders.models import Hold, Order
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_creates_two_tenants_with_every_role_and_is_idempotent(capsys):
+    call_command("seed_demo", orders=20)
+    out = capsys.readouterr().out
+    assert "fashion-owner" in out and "demo-pass-2026" in out
+    counts = (Tenant.objects.count(), Membership.objects.count(), Order.objects.count(),
+              StockMovement.objects.count(), Hold.objects.count())
+    assert counts[0] == 2 and counts[1] == 10
+    assert counts[2] == 20 * 4  # 3 shops + 1 shop, 20 orders each
+    assert Order.objects.filter(status="approved").exists()
+    assert Order.objects.filter(status="on_hold").exists()  # scarce SKU / broken phone
+    call_command("seed_demo", orders=20)
+    assert (Tenant.objects.count(), Membership.objects.count(), Order.objects.count(),
+            StockMovement.objects.count(), Hold.objects.count()) == counts
+    assert stock_reconcile() == []
