@@ -276,3 +276,20 @@ def canonical(platform_order_id: str = "T1", *, lines=None, state: str = Platfor
         receiver_address=kw.pop("receiver_address", "文三路 100 号"), paid_amount=Decimal("10.00"),
         goods_amount=Decimal("10.00"), **kw,
     )
+
+
+# --- per-app factory modules (tests/factories_<app>.py) register their models here ---------------
+def _load_app_factories() -> None:
+    import importlib
+
+    for app in ("orders", "inventory", "channels", "logistics", "notifications"):
+        try:
+            module = importlib.import_module(f"tests.factories_{app}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"tests.factories_{app}":
+                raise
+            continue
+        FACTORIES.update(getattr(module, "FACTORIES", {}))
+
+
+_load_app_factories()

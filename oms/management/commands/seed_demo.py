@@ -86,7 +86,7 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(
             f"demo data ready in {elapsed:.1f}s: {totals['orders']} orders seeded ({totals['created']} new)"))
-        self.stdout.write("logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"logins (password for all: {DEMO_PASSWORD}):")
         for username, what in logins:
             self.stdout.write(f"  {username:<22} {what}")
 
