@@ -68,6 +68,10 @@ class Shipment(TenantOwned):
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     shipped_at = models.DateTimeField(_("发货时间"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    # tracking polls: when we asked last, when to ask next (backs off while quiet), how often
+    last_polled_at = models.DateTimeField(_("上次查询轨迹"), null=True, blank=True)
+    next_poll_at = models.DateTimeField(_("下次查询轨迹"), null=True, blank=True)
+    poll_count = models.PositiveIntegerField(_("查询次数"), default=0)
 
     class Meta:
         verbose_name = _("包裹")
@@ -75,6 +79,7 @@ class Shipment(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "tracking_number"], name="shipment_tenant_tracking"),
             models.Index(fields=["tenant", "status"], name="shipment_tenant_status"),
+            models.Index(fields=["next_poll_at"], name="shipment_next_poll"),
         ]
 
     def __str__(self) -> str:
