@@ -71,3 +71,53 @@ def owner(tenant):
 def owner_client(client, owner):
     client.force_login(owner)
     return client
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real Celery worker process (threads pool) consuming the test queue through Redis and
+    working on the test database (PostgreSQL). Tests marked postgres + redis only."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    from oms.celery import app
+
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        _require("a real worker needs PostgreSQL and Redis (DATABASE_URL and REDIS_URL)")
+    db = connection.settings_dict
+    url = (f"postgres://{quote(db['USER'] or '')}{':' + quote(db['PASSWORD']) if db['PASSWORD'] else ''}"
+           f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")
+    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="oms.settings_test",
+               OMS_VAR_DIR=str(settings.VAR_DIR), REDIS_URL=settings.REDIS_URL, PYTHONUNBUFFERED="1")
+    app.control.purge()
+    celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
+    name = f"test-{os.getpid()}@%h"
+    log = Path(settings.VAR_DIR) / f"worker-{os.getpid()}.log"
+    proc = subprocess.Popen(
+        [celery, "-A", "oms", "worker", "-P", "threads", "-c", "4", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+         "-l", "info", "--without-gossip", "--without-mingle", "-n", name],
+        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited: {log.read_text()[-2000:]}")
+            if app.control.ping(timeout=0.5, destination=[name.replace("%h", __import__("socket").gethostname())]):
+                break
+        else:
+            raise RuntimeError("celery worker did not answer a ping within 60 s")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if os.environ.get("OMS_SHOW_WORKER_LOG"):
+            print(log.read_text())

@@ -1,0 +1,195 @@
+"""The sandbox HTTP server: platform gateways, fault injection and control endpoints.
+
+Routes:
+    POST/GET /taobao/router/rest      Taobao TOP
+    POST/GET /jd/routerjson           JD JOS
+    POST/GET /pdd/api/router          Pinduoduo
+    GET  /_control/state              summary JSON
+    POST /_control/accounts           {"platform", "credentials"}
+    POST /_control/generate           {"platform", "account_key", "n", ["minutes", "seed", "status"]}
+    POST /_control/faults             {"platform", "kind", ["count"]}
+    POST /_control/modify             {"platform", "order_id", "changes": {...}}
+    POST /_control/trickle            {"platform", "account_key", "per_minute"}
+
+Adapters point their Shop.api_base_url at `{server.url}/taobao` (or /jd, /pdd).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from .common import Reply
+from .state import FAKES, SandboxState
+
+logger = logging.getLogger(__name__)
+
+ROUTES = {"/taobao/router/rest": "taobao", "/jd/routerjson": "jd", "/pdd/api/router": "pdd"}
+MALFORMED_BODY = '<html><head><title>502 Bad Gateway</title></head><body>{"error_resp'
+
+
+def dispatch(state: SandboxState, platform: str, params: dict) -> Reply | None:
+    """Serve one platform API call, applying any injected fault. None = drop the connection."""
+    fake = FAKES[platform]
+    api = fake.api_name(params)
+    state.log_request(platform, api, params)
+    kind = state.take_fault(platform, list_call=fake.is_list_call(api))
+    if kind == "http500":
+        return Reply(500, "<html><body><h1>500 Internal Server Error</h1></body></html>")
+    if kind == "http429":
+        return Reply(429, "<html><body>429 Too Many Requests</body></html>",
+                     headers={"Retry-After": str(state.retry_after)})
+    if kind == "malformed":
+        return Reply(200, MALFORMED_BODY)
+    if kind == "timeout":
+        time.sleep(state.timeout_delay)
+        return None
+    if kind in ("throttle", "session_expired"):
+        return fake.fault_reply(kind, state)
+    reply = fake.handle(state, params)
+    if kind == "modify_during_paging" and reply.served:
+        state.bump(platform, reply.served[0])
+    return reply
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "oms-sandbox/0.1"
+
+    def log_message(self, format, *args):  # noqa: A002  (the stdlib's signature)
+        logger.debug("sandbox %s - %s", self.address_string(), format % args)
+
+    def do_GET(self):
+        self._serve("GET")
+
+    def do_POST(self):
+        self._serve("POST")
+
+    def _serve(self, method: str):
+        state: SandboxState = self.server.state
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            if parts.path.startswith("/_control/"):
+                reply = self._control(state, method, parts.path, raw)
+            elif parts.path in ROUTES:
+                params = dict(parse_qsl(parts.query, keep_blank_values=True))
+                ctype = self.headers.get("Content-Type", "")
+                if raw and "json" not in ctype:
+                    params.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+                reply = dispatch(state, ROUTES[parts.path], params)
+            else:
+                reply = Reply(404, {"error": f"no route {parts.path}"})
+        except Exception as exc:  # a sandbox bug must show up as a 500, not a hung client
+            logger.exception("sandbox error")
+            reply = Reply(500, f"sandbox error: {type(exc).__name__}: {exc}")
+        if reply is None:
+            self.close_connection = True
+            return
+        body, ctype = reply.encode()
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _control(self, state: SandboxState, method: str, path: str, raw: bytes) -> Reply:
+        if path == "/_control/state" and method == "GET":
+            return Reply(200, state.summary())
+        if method != "POST":
+            return Reply(405, {"error": "POST expected"})
+        try:
+            data = json.loads(raw.decode("utf-8") or "{}")
+            if path == "/_control/accounts":
+                state.add_account(data["platform"], data["credentials"])
+                return Reply(200, {"ok": True})
+            if path == "/_control/generate":
+                end = datetime.now().astimezone() - timedelta(minutes=float(data.get("lag_minutes", 0)))
+                start = end - timedelta(minutes=float(data.get("minutes", 60)))
+                ids = state.generate_orders(data["platform"], data["account_key"], int(data.get("n", 10)),
+                                            start=start, end=end, seed=data.get("seed"),
+                                            status=data.get("status"))
+                return Reply(200, {"order_ids": ids})
+            if path == "/_control/faults":
+                state.inject(data["platform"], data["kind"], int(data.get("count", 1)))
+                return Reply(200, {"ok": True})
+            if path == "/_control/modify":
+                order = state.modify_order(data["platform"], data["order_id"], **data.get("changes", {}))
+                return Reply(200, {"order": order})
+            if path == "/_control/trickle":
+                state.start_trickle(data["platform"], data["account_key"], float(data.get("per_minute", 6)))
+                return Reply(200, {"ok": True})
+        except (KeyError, ValueError, TypeError) as exc:
+            return Reply(400, {"error": f"{type(exc).__name__}: {exc}"})
+        return Reply(404, {"error": f"no control endpoint {path}"})
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        logger.debug("sandbox connection error from %s", client_address, exc_info=True)
+
+
+class SandboxServer:
+    """Fake Taobao / JD / PDD gateways on one loopback port.
+
+        server = SandboxServer().start()
+        shop.api_base_url = server.url + "/taobao"
+        ...
+        server.stop()
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None):
+        self.state = state or SandboxState()
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.state = self.state
+        self.host, self.port = self._httpd.server_address[:2]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def base_url(self, platform: str) -> str:
+        """What a Shop.api_base_url must be to talk to this sandbox's `platform` gateway."""
+        if platform not in FAKES:
+            raise ValueError(f"unknown sandbox platform {platform!r}")
+        return f"{self.url}/{platform}"
+
+    def start(self) -> SandboxServer:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=f"sandbox-{self.port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until stop() is called from another one (or Ctrl-C)."""
+        self._httpd.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        self.state.stop_trickles()
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
