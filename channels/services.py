@@ -150,13 +150,20 @@ def raw_receive(*, shop: Shop, payload, adapter, source: str, counts: Counts) ->
     counts.add(raw_process(raw=raw, adapter=adapter))
 
 
+def raw_receive_page(*, shop: Shop, payloads: list, adapter, source: str, counts: Counts | None = None) -> Counts:
+    """One page of raw platform orders through archive -> normalise -> ingest."""
+    counts = counts or Counts()
+    for payload in payloads:
+        raw_receive(shop=shop, payload=payload, adapter=adapter, source=source, counts=counts)
+    return counts
+
+
 def ingest_payload(*, shop: Shop, payload, source: str = "file") -> Counts:
     """A list-response page (exactly as the platform returns it) or one raw order."""
     adapter = get_adapter(shop)
     counts = Counts()
-    for raw in adapter.split_page(payload):
-        raw_receive(shop=shop, payload=raw, adapter=adapter, source=source, counts=counts)
-    return counts
+    return raw_receive_page(shop=shop, payloads=adapter.split_page(payload), adapter=adapter, source=source,
+                            counts=counts)
 
 
 # --- the pull ---------------------------------------------------------------------------------
@@ -183,8 +190,7 @@ def shop_pull(*, tenant_id: int, shop_id: int, now: datetime | None = None, adap
         try:
             for ws, we in windows(start, end, adapter.max_window):
                 for page in adapter.fetch_orders(ws, we):
-                    for raw in page:
-                        raw_receive(shop=shop, payload=raw, adapter=adapter, source="pull", counts=counts)
+                    raw_receive_page(shop=shop, payloads=page, adapter=adapter, source="pull", counts=counts)
                     PullRun.objects.filter(pk=run.pk).update(fetched=counts.received)
                     # keep the lock alive through long pulls
                     Shop.objects.filter(pk=shop.pk, pull_lock_token=token).update(
