@@ -92,5 +92,12 @@ class Command(BaseCommand):
 
     @staticmethod
     def _accounts() -> list[dict]:
-        return [{"platform": s.platform, "credentials": s.credentials}
-                for s in Shop.objects.filter(platform__in=["taobao", "jd", "pdd"])]
+        """The sandbox accepts exactly the demo shops' credentials and trickles orders for the
+        items those shops list (so new demo orders map to SKUs)."""
+        out = []
+        for shop in Shop.objects.filter(platform__in=["taobao", "jd", "pdd"]).prefetch_related("listings__sku"):
+            skus = [[lst.outer_id or lst.sku.code, lst.platform_item_id, lst.platform_sku_id, lst.sku.name,
+                     str(lst.sku.reference_price or "10.00")]
+                    for lst in shop.listings.all() if not lst.sku.is_combo]
+            out.append({"platform": shop.platform, "credentials": shop.credentials, "skus": skus})
+        return out
