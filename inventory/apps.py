@@ -15,3 +15,4 @@ class InventoryConfig(AppConfig):
         signals.order_released.connect(receivers.on_order_released, dispatch_uid="inventory.release")
         signals.shipment_shipped.connect(receivers.on_shipment_shipped, dispatch_uid="inventory.consume")
         signals.return_received.connect(receivers.on_return_received, dispatch_uid="inventory.restock")
+        signals.stock_changed.connect(receivers.on_stock_changed, dispatch_uid="inventory.low_stock")

@@ -4,6 +4,7 @@ Invariant: a StockLevel's on_hand and reserved equal the sums of its StockMoveme
 Available = on_hand - reserved. Orders are referenced by id (inventory sits below orders).
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -154,5 +155,164 @@ class Reservation(TenantOwned):
         constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="reservation_qty_pos")]
 
 
+class ReorderPoint(TenantOwned):
+    """Reorder point of a SKU in one warehouse, or over all warehouses (warehouse empty).
+
+    When the available stock there falls to or below `reorder_point`, one LowStockAlert opens."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="reorder_points", verbose_name=_("SKU"))
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, null=True, blank=True,
+                                  related_name="reorder_points", verbose_name=_("仓库"),
+                                  help_text=_("留空表示所有仓库合计"))
+    reorder_point = models.PositiveIntegerField(_("补货点"))
+    reorder_quantity = models.PositiveIntegerField(_("建议补货量"), default=0)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("补货点")
+        verbose_name_plural = _("补货点")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sku", "warehouse"], condition=Q(warehouse__isnull=False),
+                                    name="reorderpoint_wh_unique"),
+            models.UniqueConstraint(fields=["tenant", "sku"], condition=Q(warehouse__isnull=True),
+                                    name="reorderpoint_total_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id}@{self.warehouse_id or '*'} ≤ {self.reorder_point}"
+
+
+class LowStockAlert(TenantOwned):
+    """One open alert per (sku, warehouse-or-total) while available <= the reorder point."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="low_stock_alerts", verbose_name=_("SKU"))
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, null=True, blank=True,
+                                  related_name="+", verbose_name=_("仓库"))
+    reorder_point = models.IntegerField(_("补货点"))
+    available = models.IntegerField(_("触发时可用"))
+    raised_at = models.DateTimeField(_("触发时间"), auto_now_add=True)
+    cleared_at = models.DateTimeField(_("解除时间"), null=True, blank=True)
+    available_at_clear = models.IntegerField(_("解除时可用"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("低库存预警")
+        verbose_name_plural = _("低库存预警")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sku", "warehouse"],
+                                    condition=Q(cleared_at__isnull=True, warehouse__isnull=False),
+                                    name="lowstockalert_open_wh_unique"),
+            models.UniqueConstraint(fields=["tenant", "sku"],
+                                    condition=Q(cleared_at__isnull=True, warehouse__isnull=True),
+                                    name="lowstockalert_open_total_unique"),
+        ]
+        indexes = [models.Index(fields=["tenant", "cleared_at"], name="lowstockalert_tenant_open")]
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None
+
+    def __str__(self) -> str:
+        return f"{self.sku_id}@{self.warehouse_id or '*'}: {self.available} ≤ {self.reorder_point}"
+
+
+class StockWriteOff(TenantOwned):
+    """A write-off (报损): damaged or lost goods. Goods on the shelf also leave a ledger row
+    (kind write_off); goods lost in transit (a transfer closed short) left the ledger when shipped."""
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, verbose_name=_("仓库"))
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, verbose_name=_("SKU"))
+    quantity = models.PositiveIntegerField(_("数量"))
+    in_transit = models.BooleanField(_("在途丢失"), default=False)
+    reason = models.CharField(_("原因"), max_length=200)
+    reference = models.CharField(_("关联单据"), max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("操作人"))
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("报损记录")
+        verbose_name_plural = _("报损记录")
+        indexes = [models.Index(fields=["tenant", "sku"], name="writeoff_tenant_sku")]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="writeoff_qty_pos")]
+
+
+class TransferStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SHIPPED = "shipped", _("已发出")
+    PARTIALLY_RECEIVED = "partially_received", _("部分到货")
+    RECEIVED = "received", _("已到货")
+    CLOSED = "closed", _("已关闭(差异报损)")
+    DISMISSED = "dismissed", _("已驳回")
+
+
+class TransferOrder(TenantOwned):
+    """调拨单: stock moves from `source` to `destination`. Shipped stock is in transit: it is in
+    neither warehouse's on_hand until received."""
+
+    source = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_out",
+                               verbose_name=_("调出仓"))
+    destination = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_in",
+                                    verbose_name=_("调入仓"))
+    status = models.CharField(_("状态"), max_length=20, choices=TransferStatus.choices, default=TransferStatus.DRAFT)
+    suggested = models.BooleanField(_("系统建议"), default=False)
+    accepted_at = models.DateTimeField(_("采纳时间"), null=True, blank=True)
+    edited_at = models.DateTimeField(_("人工修改时间"), null=True, blank=True)
+    reason = models.TextField(_("原因"), blank=True)
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("创建人"))
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    shipped_at = models.DateTimeField(_("发出时间"), null=True, blank=True)
+    received_at = models.DateTimeField(_("到货时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("调拨单")
+        verbose_name_plural = _("调拨单")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(source=models.F("destination")), name="transfer_distinct_warehouses"),
+        ]
+        indexes = [models.Index(fields=["tenant", "status"], name="transfer_tenant_status")]
+
+    @property
+    def number(self) -> str:
+        return f"DB{self.pk:08d}" if self.pk else ""
+
+    @property
+    def is_pending_suggestion(self) -> bool:
+        return self.suggested and self.accepted_at is None and self.status == TransferStatus.DRAFT
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class TransferLine(TenantOwned):
+    transfer = models.ForeignKey(TransferOrder, on_delete=models.CASCADE, related_name="lines",
+                                 verbose_name=_("调拨单"))
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, verbose_name=_("SKU"))
+    quantity = models.PositiveIntegerField(_("数量"))
+    received_quantity = models.PositiveIntegerField(_("已到货"), default=0)
+    lost_quantity = models.PositiveIntegerField(_("丢失报损"), default=0)
+
+    class Meta:
+        verbose_name = _("调拨明细")
+        verbose_name_plural = _("调拨明细")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "transfer", "sku"], name="transferline_unique"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="transferline_qty_pos"),
+            models.CheckConstraint(condition=Q(received_quantity__lte=models.F("quantity") - models.F("lost_quantity")),
+                                   name="transferline_received_le_qty"),
+        ]
+
+    @property
+    def outstanding(self) -> int:
+        return self.quantity - self.received_quantity - self.lost_quantity
+
+    def __str__(self) -> str:
+        return f"{self.sku_id} x{self.quantity}"
+
+
 __all__ = ["Sku", "SkuComponent", "Warehouse", "StockLevel", "StockMovement", "MovementKind",
-           "Reservation", "ReservationStatus"]
+           "Reservation", "ReservationStatus", "ReorderPoint", "LowStockAlert", "StockWriteOff", "TransferStatus",
+           "TransferOrder", "TransferLine"]

@@ -19,3 +19,8 @@ def on_shipment_shipped(sender, *, tenant_id, shipment_id, order_id, lines, **kw
 def on_return_received(sender, *, tenant_id, return_id, warehouse_id, lines, **kwargs):
     services.stock_restock(tenant_id=tenant_id, warehouse_id=warehouse_id, lines=lines,
                            reference=f"return:{return_id}")
+
+
+def on_stock_changed(sender, *, tenant_id, sku_ids, **kwargs):
+    """Sent on commit: raise or clear the low-stock alerts of these SKUs (own transaction)."""
+    services.low_stock_evaluate(tenant_id=tenant_id, sku_ids=sku_ids)

@@ -15,20 +15,30 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from oms import signals
+from oms.models import Tenant
 
 from .models import (
+    LowStockAlert,
     MovementKind,
+    ReorderPoint,
     Reservation,
     ReservationStatus,
     Sku,
     SkuComponent,
     StockLevel,
     StockMovement,
+    StockWriteOff,
+    TransferLine,
+    TransferOrder,
+    TransferStatus,
     Warehouse,
 )
 
@@ -131,12 +141,15 @@ def _try_take(level_id: int, qty: int) -> bool:
 
 
 # --- reservations ----------------------------------------------------------------------------
-def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], reference: str = "") -> bool:
+def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], reference: str = "",
+                        warehouse_id: int | None = None) -> bool:
     """Reserve stock for an order's lines; records full or short reservations, never raises
     for lack of stock. Returns True when everything was reserved.
 
     Idempotent: when the order already holds exactly these quantities, nothing is written.
     A previous short reservation is released and tried again (stock may have arrived).
+    `warehouse_id` (orders' allocation): reserve in that one warehouse only; a reservation held
+    elsewhere is released and taken again there. Default (None): every active warehouse.
     """
     with transaction.atomic():
         needs = _needs(tenant_id, lines)
@@ -153,15 +166,16 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
                 short |= r.status == ReservationStatus.SHORT
                 held[(r.line_id, r.sku_id)] += r.quantity
             wanted = {(n.line_id, n.sku_id): n.quantity for n in needs}
-            if not short and dict(held) == wanted:
+            in_place = warehouse_id is None or all(r.warehouse_id == warehouse_id for r in existing)
+            if not short and dict(held) == wanted and in_place:
                 return True
             _release(tenant_id, order_id, existing, reference or f"order:{order_id}")
 
         reference = reference or f"order:{order_id}"
-        warehouses = list(
-            Warehouse.objects.filter(tenant_id=tenant_id, active=True).order_by("priority", "id")
-            .values_list("id", flat=True)
-        )
+        wh_qs = Warehouse.objects.filter(tenant_id=tenant_id, active=True)
+        if warehouse_id is not None:
+            wh_qs = wh_qs.filter(pk=warehouse_id)
+        warehouses = list(wh_qs.order_by("priority", "id").values_list("id", flat=True))
         rank = {wid: i for i, wid in enumerate(warehouses)}
         sku_ids = sorted({n.sku_id for n in needs})
         levels: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # sku -> [(rank, level_id, wh)]
@@ -372,3 +386,520 @@ def stock_reconcile(*, tenant_id: int | None = None) -> list[Drift]:
                        d.tenant_id, d.warehouse_id, d.sku_id, d.on_hand, d.reserved, d.ledger_on_hand,
                        d.ledger_reserved)
     return drifts
+
+
+# --- stock count (盘点) and write-off (报损) ------------------------------------------------------
+def _locked_level(tenant_id: int, warehouse_id: int, sku_id: int) -> StockLevel:
+    """The level row, created when missing, locked FOR UPDATE until the transaction ends."""
+    level = _level(tenant_id, warehouse_id, sku_id)
+    return StockLevel.objects.select_for_update().get(pk=level.pk)
+
+
+def _check_owned(tenant_id: int, *, warehouse_id: int, sku_id: int) -> None:
+    if not Warehouse.objects.filter(tenant_id=tenant_id, pk=warehouse_id).exists():
+        raise StockError(_("仓库不存在"))
+    sku = Sku.objects.filter(tenant_id=tenant_id, pk=sku_id).values_list("is_combo", flat=True).first()
+    if sku is None:
+        raise StockError(_("SKU 不存在"))
+    if sku:
+        raise StockError(_("组合装本身没有库存，请对其子件操作"))
+
+
+def stock_count(*, tenant_id: int, warehouse_id: int, sku_id: int, counted: int, reference: str = "",
+                note: str = "") -> StockLevel:
+    """Set on_hand to the counted quantity (盘点). The level row is locked while the difference
+    is computed, so a concurrent receive or reservation is never lost. Refuses a count below
+    what is reserved. No-op (no ledger row) when the count equals on_hand."""
+    if counted < 0:
+        raise StockError(_("盘点数量不能为负数"))
+    with transaction.atomic():
+        _check_owned(tenant_id, warehouse_id=warehouse_id, sku_id=sku_id)
+        level = _locked_level(tenant_id, warehouse_id, sku_id)
+        delta = counted - level.on_hand
+        if delta == 0:
+            return level
+        if counted < level.reserved:
+            raise StockError(_("盘点数量 %(counted)s 小于已占用 %(reserved)s") % {
+                "counted": counted, "reserved": level.reserved})
+        StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + delta)
+        StockMovement.objects.create(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id,
+                                     kind=MovementKind.ADJUST, on_hand_delta=delta, reference=reference,
+                                     note=note or _("盘点：%(before)s → %(after)s") % {
+                                         "before": level.on_hand, "after": counted})
+        _note_stock_changed(tenant_id, [sku_id])
+        level.refresh_from_db()
+        return level
+
+
+def stock_write_off(*, tenant_id: int, warehouse_id: int, sku_id: int, quantity: int, reason: str,
+                    reference: str = "", actor=None) -> StockWriteOff:
+    """Damaged / lost goods leave the shelf (报损): on_hand falls, never below reserved stock."""
+    if quantity <= 0:
+        raise StockError(_("报损数量必须大于 0"))
+    if not reason.strip():
+        raise StockError(_("请填写报损原因"))
+    with transaction.atomic():
+        _check_owned(tenant_id, warehouse_id=warehouse_id, sku_id=sku_id)
+        level = _level(tenant_id, warehouse_id, sku_id)
+        ok = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") + quantity).update(
+            on_hand=F("on_hand") - quantity)
+        if not ok:
+            raise StockError(_("可用库存不足，无法报损 %(qty)s 件") % {"qty": quantity})
+        record = StockWriteOff.objects.create(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id,
+                                              quantity=quantity, reason=reason, reference=reference,
+                                              created_by=actor)
+        StockMovement.objects.create(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id,
+                                     kind=MovementKind.WRITE_OFF, on_hand_delta=-quantity,
+                                     reference=reference or f"writeoff:{record.pk}", note=reason[:200])
+        _note_stock_changed(tenant_id, [sku_id])
+        return record
+
+
+# --- reorder points and low-stock alerts -----------------------------------------------------------
+def reorder_point_set(*, tenant_id: int, sku_id: int, warehouse_id: int | None, reorder_point: int,
+                      reorder_quantity: int | None = None) -> ReorderPoint:
+    """Create or change the reorder point of a SKU in a warehouse (None = all warehouses), then
+    re-evaluate its alert. No-op when nothing changes."""
+    if reorder_point < 0:
+        raise StockError(_("补货点不能为负数"))
+    with transaction.atomic():
+        if not Sku.objects.filter(tenant_id=tenant_id, pk=sku_id).exists():
+            raise StockError(_("SKU 不存在"))
+        if warehouse_id is not None and not Warehouse.objects.filter(tenant_id=tenant_id, pk=warehouse_id).exists():
+            raise StockError(_("仓库不存在"))
+        rp = ReorderPoint.objects.select_for_update().filter(
+            tenant_id=tenant_id, sku_id=sku_id, warehouse_id=warehouse_id).first()
+        if rp is None:
+            try:
+                with transaction.atomic():
+                    rp = ReorderPoint.objects.create(tenant_id=tenant_id, sku_id=sku_id, warehouse_id=warehouse_id,
+                                                     reorder_point=reorder_point,
+                                                     reorder_quantity=reorder_quantity or 0)
+            except IntegrityError:  # created concurrently: fall through to the update
+                rp = ReorderPoint.objects.select_for_update().get(tenant_id=tenant_id, sku_id=sku_id,
+                                                                  warehouse_id=warehouse_id)
+            else:
+                low_stock_evaluate(tenant_id=tenant_id, sku_ids=[sku_id])
+                return rp
+        changed = rp.reorder_point != reorder_point or (
+            reorder_quantity is not None and rp.reorder_quantity != reorder_quantity)
+        if not changed:
+            return rp
+        rp.reorder_point = reorder_point
+        if reorder_quantity is not None:
+            rp.reorder_quantity = reorder_quantity
+        rp.save(update_fields=["reorder_point", "reorder_quantity", "updated_at"])
+        low_stock_evaluate(tenant_id=tenant_id, sku_ids=[sku_id])
+        return rp
+
+
+def reorder_point_delete(*, tenant_id: int, reorder_point_id: int) -> bool:
+    """Remove a reorder point; its open alert clears."""
+    with transaction.atomic():
+        rp = ReorderPoint.objects.filter(tenant_id=tenant_id, pk=reorder_point_id).first()
+        if rp is None:
+            return False
+        rp.delete()
+        low_stock_evaluate(tenant_id=tenant_id, sku_ids=[rp.sku_id])
+        return True
+
+
+def _send_alert_raised(tenant_id: int, alert_id: int, sku_id: int, warehouse_id: int | None, available: int,
+                       reorder_point: int) -> None:
+    signals.low_stock_alert_raised.send(sender=LowStockAlert, tenant_id=tenant_id, alert_id=alert_id, sku_id=sku_id,
+                                        warehouse_id=warehouse_id, available=available, reorder_point=reorder_point)
+
+
+@dataclass
+class AlertOutcome:
+    raised: list[int]
+    cleared: list[int]
+
+
+def low_stock_evaluate(*, tenant_id: int, sku_ids: Iterable[int]) -> AlertOutcome:
+    """Compare the available stock of these SKUs with their reorder points: open ONE alert when
+    available <= point (none if one is open already), clear the open alert when it is above.
+
+    The reorder-point rows are locked first (pk order) and the stock read afterwards, so two
+    evaluations of the same SKU run one after the other and the later one sees the later stock:
+    an alert can never be left open by a stale reading. The database guarantees one open alert
+    per (tenant, sku, warehouse) in any case."""
+    from .selectors import available_by_level
+
+    sku_ids = sorted(set(sku_ids))
+    outcome = AlertOutcome([], [])
+    if not sku_ids:
+        return outcome
+    if not (ReorderPoint.objects.filter(tenant_id=tenant_id, sku_id__in=sku_ids).exists()
+            or LowStockAlert.objects.filter(tenant_id=tenant_id, sku_id__in=sku_ids, cleared_at=None).exists()):
+        return outcome  # the common case: no thresholds on these SKUs, no transaction needed
+    with transaction.atomic():
+        points = list(ReorderPoint.objects.select_for_update().filter(tenant_id=tenant_id, sku_id__in=sku_ids)
+                      .order_by("pk"))
+        open_alerts = {(a.sku_id, a.warehouse_id): a for a in LowStockAlert.objects.filter(
+            tenant_id=tenant_id, sku_id__in=sku_ids, cleared_at=None)}
+        if not points and not open_alerts:
+            return outcome
+        avail = available_by_level(tenant_id=tenant_id, sku_ids=sku_ids)
+        totals: dict[int, int] = defaultdict(int)
+        for (sid, _wid), qty in avail.items():
+            totals[sid] += qty
+        now = timezone.now()
+        wanted = set()
+        for rp in points:
+            key = (rp.sku_id, rp.warehouse_id)
+            wanted.add(key)
+            available = totals.get(rp.sku_id, 0) if rp.warehouse_id is None else avail.get(key, 0)
+            alert = open_alerts.get(key)
+            if available <= rp.reorder_point:
+                if alert is not None:
+                    continue
+                try:
+                    with transaction.atomic():
+                        alert = LowStockAlert.objects.create(tenant_id=tenant_id, sku_id=rp.sku_id,
+                                                             warehouse_id=rp.warehouse_id,
+                                                             reorder_point=rp.reorder_point, available=available)
+                except IntegrityError:  # another worker opened it first
+                    continue
+                outcome.raised.append(alert.pk)
+                logger.info("low stock alert raised tenant=%s alert=%s sku=%s warehouse=%s available=%s point=%s",
+                            tenant_id, alert.pk, rp.sku_id, rp.warehouse_id, available, rp.reorder_point)
+                transaction.on_commit(functools.partial(
+                    _send_alert_raised, tenant_id, alert.pk, rp.sku_id, rp.warehouse_id, available, rp.reorder_point))
+            elif alert is not None:
+                if LowStockAlert.objects.filter(pk=alert.pk, cleared_at=None).update(
+                        cleared_at=now, available_at_clear=available):
+                    outcome.cleared.append(alert.pk)
+        for key, alert in open_alerts.items():
+            if key not in wanted:  # its reorder point was removed
+                sid, wid = key
+                available = totals.get(sid, 0) if wid is None else avail.get(key, 0)
+                if LowStockAlert.objects.filter(pk=alert.pk, cleared_at=None).update(
+                        cleared_at=now, available_at_clear=available):
+                    outcome.cleared.append(alert.pk)
+        return outcome
+
+
+# --- transfers (调拨) -------------------------------------------------------------------------------
+class TransferError(StockError):
+    """A transfer operation that is not allowed in the transfer's state, or lacks stock."""
+
+
+def _transfer_locked(tenant_id: int, transfer_id: int) -> TransferOrder:
+    try:
+        return TransferOrder.objects.select_for_update().get(tenant_id=tenant_id, pk=transfer_id)
+    except TransferOrder.DoesNotExist:
+        raise TransferError(_("调拨单不存在"))
+
+
+def _require_status(transfer: TransferOrder, *allowed: str) -> None:
+    if transfer.status not in allowed:
+        raise TransferError(_("调拨单当前状态为“%(status)s”，不能执行此操作") % {
+            "status": transfer.get_status_display()})
+
+
+def transfer_create(*, tenant_id: int, source_id: int, destination_id: int, lines: dict[int, int],
+                    reason: str = "", note: str = "", suggested: bool = False, actor=None) -> TransferOrder:
+    """A draft transfer order. `lines` = {sku_id: quantity}; zero quantities are left out."""
+    if source_id == destination_id:
+        raise TransferError(_("调出仓与调入仓不能相同"))
+    lines = {int(s): int(q) for s, q in lines.items() if int(q) != 0}
+    if any(q < 0 for q in lines.values()):
+        raise TransferError(_("调拨数量不能为负数"))
+    with transaction.atomic():
+        if Warehouse.objects.filter(tenant_id=tenant_id, pk__in=[source_id, destination_id]).count() != 2:
+            raise TransferError(_("仓库不存在"))
+        skus = set(Sku.objects.filter(tenant_id=tenant_id, pk__in=list(lines), is_combo=False)
+                   .values_list("pk", flat=True))
+        if skus != set(lines):
+            raise TransferError(_("SKU 不存在或为组合装"))
+        transfer = TransferOrder.objects.create(tenant_id=tenant_id, source_id=source_id,
+                                                destination_id=destination_id, suggested=suggested,
+                                                reason=reason, note=note, created_by=actor)
+        TransferLine.objects.bulk_create([
+            TransferLine(tenant_id=tenant_id, transfer=transfer, sku_id=sid, quantity=q)
+            for sid, q in sorted(lines.items())])
+        logger.info("transfer created tenant=%s transfer=%s suggested=%s", tenant_id, transfer.pk, suggested)
+        return transfer
+
+
+def transfer_update_lines(*, tenant_id: int, transfer_id: int, quantities: dict[int, int],
+                          actor=None) -> TransferOrder:
+    """Ops edit the quantities of a draft: {sku_id: quantity}; 0 removes the line, a new SKU
+    adds one. A suggestion that was edited is no longer replaced by the suggestion job."""
+    quantities = {int(s): int(q) for s, q in quantities.items()}
+    if any(q < 0 for q in quantities.values()):
+        raise TransferError(_("调拨数量不能为负数"))
+    with transaction.atomic():
+        transfer = _transfer_locked(tenant_id, transfer_id)
+        _require_status(transfer, TransferStatus.DRAFT)
+        current = {ln.sku_id: ln for ln in transfer.lines.all()}
+        new_skus = {s for s, q in quantities.items() if q and s not in current}
+        if new_skus and set(Sku.objects.filter(tenant_id=tenant_id, pk__in=new_skus, is_combo=False)
+                            .values_list("pk", flat=True)) != new_skus:
+            raise TransferError(_("SKU 不存在或为组合装"))
+        changed = False
+        for sid, qty in sorted(quantities.items()):
+            line = current.get(sid)
+            if line is None and qty:
+                TransferLine.objects.create(tenant_id=tenant_id, transfer=transfer, sku_id=sid, quantity=qty)
+                changed = True
+            elif line is not None and qty == 0:
+                line.delete()
+                changed = True
+            elif line is not None and line.quantity != qty:
+                line.quantity = qty
+                line.save(update_fields=["quantity"])
+                changed = True
+        if changed:
+            transfer.edited_at = timezone.now()
+            transfer.save(update_fields=["edited_at"])
+        return transfer
+
+
+def transfer_accept(*, tenant_id: int, transfer_id: int, actor=None) -> TransferOrder:
+    """Ops accept a suggestion: it becomes a draft to ship and the job no longer replaces it."""
+    with transaction.atomic():
+        transfer = _transfer_locked(tenant_id, transfer_id)
+        _require_status(transfer, TransferStatus.DRAFT)
+        if transfer.accepted_at is not None:
+            return transfer
+        transfer.accepted_at = timezone.now()
+        transfer.save(update_fields=["accepted_at"])
+        return transfer
+
+
+def transfer_dismiss(*, tenant_id: int, transfer_id: int, actor=None, note: str = "") -> TransferOrder:
+    """Ops dismiss a draft (or suggestion). Nothing has moved, so nothing moves back."""
+    with transaction.atomic():
+        transfer = _transfer_locked(tenant_id, transfer_id)
+        if transfer.status == TransferStatus.DISMISSED:
+            return transfer
+        _require_status(transfer, TransferStatus.DRAFT)
+        transfer.status = TransferStatus.DISMISSED
+        transfer.closed_at = timezone.now()
+        if note:
+            transfer.note = note[:200]
+        transfer.save(update_fields=["status", "closed_at", "note"])
+        return transfer
+
+
+def transfer_ship(*, tenant_id: int, transfer_id: int, actor=None) -> TransferOrder:
+    """The goods leave the source: on_hand falls there (ledger transfer_out). Refused, with
+    nothing written, when any line is not available at the source. Shipping accepts a suggestion."""
+    with transaction.atomic():
+        transfer = _transfer_locked(tenant_id, transfer_id)
+        if transfer.status != TransferStatus.DRAFT and transfer.shipped_at is not None:
+            return transfer  # shipped already: a retried request changes nothing
+        _require_status(transfer, TransferStatus.DRAFT)
+        lines = sorted(transfer.lines.select_related("sku"), key=lambda ln: ln.sku_id)
+        if not lines:
+            raise TransferError(_("调拨单没有明细"))
+        reference = f"transfer:{transfer.pk}"
+        movements = []
+        for ln in lines:
+            level = _level(tenant_id, transfer.source_id, ln.sku_id)
+            ok = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") + ln.quantity).update(
+                on_hand=F("on_hand") - ln.quantity)
+            if not ok:
+                have = StockLevel.objects.filter(pk=level.pk).annotate(a=F("on_hand") - F("reserved")) \
+                    .values_list("a", flat=True).first() or 0
+                raise TransferError(_("%(code)s 在调出仓可用 %(have)s 件，不足 %(qty)s 件") % {
+                    "code": ln.sku.code, "have": have, "qty": ln.quantity})
+            movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=transfer.source_id, sku_id=ln.sku_id,
+                                           kind=MovementKind.TRANSFER_OUT, on_hand_delta=-ln.quantity,
+                                           reference=reference))
+        StockMovement.objects.bulk_create(movements)
+        now = timezone.now()
+        transfer.status = TransferStatus.SHIPPED
+        transfer.shipped_at = now
+        transfer.accepted_at = transfer.accepted_at or now
+        transfer.save(update_fields=["status", "shipped_at", "accepted_at"])
+        _note_stock_changed(tenant_id, [ln.sku_id for ln in lines])
+        logger.info("transfer shipped tenant=%s transfer=%s", tenant_id, transfer.pk)
+        return transfer
+
+
+def transfer_receive(*, tenant_id: int, transfer_id: int, quantities: dict[int, int], actor=None) -> TransferOrder:
+    """Goods arrive at the destination: {line_id: quantity arrived now}. on_hand rises there
+    (ledger transfer_in). Partial receipts leave the transfer partially_received."""
+    quantities = {int(k): int(v) for k, v in quantities.items()}
+    if any(v < 0 for v in quantities.values()):
+        raise TransferError(_("到货数量不能为负数"))
+    with transaction.atomic():
+        transfer = _transfer_locked(tenant_id, transfer_id)
+        _require_status(transfer, TransferStatus.SHIPPED, TransferStatus.PARTIALLY_RECEIVED)
+        lines = {ln.pk: ln for ln in transfer.lines.select_for_update().select_related("sku").order_by("sku_id")}
+        unknown = set(quantities) - set(lines)
+        if unknown:
+            raise TransferError(_("调拨明细不存在"))
+        todo = [(lines[lid], q) for lid, q in quantities.items() if q]
+        if not todo:
+            return transfer
+        for ln, q in todo:
+            if q > ln.outstanding:
+                raise TransferError(_("%(code)s 到货 %(qty)s 件，超过未到数量 %(left)s 件") % {
+                    "code": ln.sku.code, "qty": q, "left": ln.outstanding})
+        reference = f"transfer:{transfer.pk}"
+        movements = []
+        for ln, q in sorted(todo, key=lambda t: t[0].sku_id):
+            level = _level(tenant_id, transfer.destination_id, ln.sku_id)
+            StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + q)
+            TransferLine.objects.filter(pk=ln.pk).update(received_quantity=F("received_quantity") + q)
+            ln.received_quantity += q
+            movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=transfer.destination_id,
+                                           sku_id=ln.sku_id, kind=MovementKind.TRANSFER_IN, on_hand_delta=q,
+                                           reference=reference))
+        StockMovement.objects.bulk_create(movements)
+        complete = all(ln.outstanding == 0 for ln in lines.values())
+        transfer.status = TransferStatus.RECEIVED if complete else TransferStatus.PARTIALLY_RECEIVED
+        if complete:
+            transfer.received_at = timezone.now()
+        transfer.save(update_fields=["status", "received_at"])
+        _note_stock_changed(tenant_id, [ln.sku_id for ln, _q in todo])
+        return transfer
+
+
+def transfer_close(*, tenant_id: int, transfer_id: int, reason: str = "", actor=None) -> TransferOrder:
+    """Close a transfer whose remaining goods will not arrive: the rest is written off as lost in
+    transit (a StockWriteOff per line; no ledger row: the goods left on_hand when shipped)."""
+    with transaction.atomic():
+        transfer = _transfer_locked(tenant_id, transfer_id)
+        if transfer.status in (TransferStatus.CLOSED, TransferStatus.RECEIVED):
+            return transfer
+        _require_status(transfer, TransferStatus.SHIPPED, TransferStatus.PARTIALLY_RECEIVED)
+        reason = reason.strip() or _("调拨在途丢失")
+        reference = f"transfer:{transfer.pk}"
+        for ln in transfer.lines.select_for_update().order_by("sku_id"):
+            left = ln.outstanding
+            if left <= 0:
+                continue
+            TransferLine.objects.filter(pk=ln.pk).update(lost_quantity=F("lost_quantity") + left)
+            StockWriteOff.objects.create(tenant_id=tenant_id, warehouse_id=transfer.source_id, sku_id=ln.sku_id,
+                                         quantity=left, in_transit=True, reason=reason[:200], reference=reference,
+                                         created_by=actor)
+        transfer.status = TransferStatus.CLOSED
+        transfer.closed_at = timezone.now()
+        transfer.save(update_fields=["status", "closed_at"])
+        logger.info("transfer closed short tenant=%s transfer=%s", tenant_id, transfer.pk)
+        return transfer
+
+
+# --- transfer suggestions -----------------------------------------------------------------------
+SUGGEST_VELOCITY_DAYS = 7      #: sales window for the velocity
+SUGGEST_COVER_DAYS = 7         #: each warehouse should hold this many days of its own sales
+SUGGEST_DISMISS_QUIET_HOURS = 24  #: a dismissed (source, destination) pair is not suggested again for this long
+
+
+@dataclass
+class _Need:
+    short: int
+    target: int
+    available: int
+    incoming: int
+
+    @property
+    def missing(self) -> int:
+        return self.short + self.target - self.available - self.incoming
+
+
+def transfer_suggest(*, tenant_id: int, now=None, velocity_days: int = SUGGEST_VELOCITY_DAYS,
+                     cover_days: int = SUGGEST_COVER_DAYS) -> list[TransferOrder]:
+    """Propose transfers from warehouses with surplus to warehouses short for their demand.
+
+    Demand of a warehouse for a SKU = units short in open orders shipping to its regions + its
+    sales of the last `velocity_days` scaled to `cover_days`. It is short by demand − available −
+    incoming (in transit, or in accepted / hand-made drafts). Another warehouse's surplus =
+    available − its own demand − what it already promised to other transfers.
+
+    A suggestion is a draft TransferOrder(suggested=True) with the reason. Re-running replaces
+    untouched suggestions (and drops those no longer needed); accepted or edited ones stay and
+    count as incoming. Returns the pending suggestions after the run."""
+    from .selectors import available_by_level, shipped_units, short_demand_by_warehouse
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=tenant_id).first()  # one run per tenant at a time
+        warehouses = list(Warehouse.objects.filter(tenant_id=tenant_id, active=True).order_by("priority", "id"))
+        by_id = {w.pk: w for w in warehouses}
+        pending = list(TransferOrder.objects.select_for_update().filter(
+            tenant_id=tenant_id, status=TransferStatus.DRAFT, suggested=True, accepted_at=None, edited_at=None))
+        pending_ids = {t.pk for t in pending}
+
+        short = short_demand_by_warehouse(tenant_id=tenant_id, warehouses=warehouses)
+        shipped = shipped_units(tenant_id=tenant_id, days=velocity_days, now=now)
+        sku_ids = sorted({s for s, _w in short} | {s for s, _w in shipped})
+        avail = available_by_level(tenant_id=tenant_id, sku_ids=sku_ids) if sku_ids else {}
+        incoming: dict[tuple[int, int], int] = defaultdict(int)
+        outgoing: dict[tuple[int, int], int] = defaultdict(int)
+        for ln in TransferLine.objects.filter(tenant_id=tenant_id, sku_id__in=sku_ids).filter(
+                Q(transfer__status__in=[TransferStatus.SHIPPED, TransferStatus.PARTIALLY_RECEIVED])
+                | Q(transfer__status=TransferStatus.DRAFT)).exclude(transfer_id__in=pending_ids).values(
+                "sku_id", "quantity", "received_quantity", "lost_quantity", "transfer__status",
+                "transfer__source_id", "transfer__destination_id"):
+            left = ln["quantity"] - ln["received_quantity"] - ln["lost_quantity"]
+            incoming[(ln["sku_id"], ln["transfer__destination_id"])] += left
+            if ln["transfer__status"] == TransferStatus.DRAFT:
+                outgoing[(ln["sku_id"], ln["transfer__source_id"])] += left
+        quiet_since = now - timedelta(hours=SUGGEST_DISMISS_QUIET_HOURS)
+        quiet = set(TransferOrder.objects.filter(
+            tenant_id=tenant_id, suggested=True, status=TransferStatus.DISMISSED, closed_at__gte=quiet_since)
+            .values_list("source_id", "destination_id"))
+        codes = dict(Sku.objects.filter(tenant_id=tenant_id, pk__in=sku_ids).values_list("pk", "code"))
+
+        proposals: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
+        reasons: dict[tuple[int, int], list[str]] = defaultdict(list)
+        for sid in sku_ids:
+            needs: dict[int, _Need] = {}
+            surplus: dict[int, int] = {}
+            for w in warehouses:
+                key = (sid, w.pk)
+                target = -(-shipped.get(key, 0) * cover_days // velocity_days)  # ceil
+                need = _Need(short.get(key, 0), target, avail.get(key, 0), incoming.get(key, 0))
+                if need.missing > 0:
+                    needs[w.pk] = need
+                else:
+                    spare = need.available - need.short - need.target - outgoing.get(key, 0)
+                    if spare > 0:
+                        surplus[w.pk] = spare
+            for dst, need in needs.items():  # warehouses in priority order
+                missing = need.missing
+                for src in sorted(surplus, key=lambda w: (-surplus[w], by_id[w].priority, w)):
+                    if missing <= 0:
+                        break
+                    if surplus[src] <= 0 or (src, dst) in quiet:
+                        continue
+                    qty = min(missing, surplus[src])
+                    surplus[src] -= qty
+                    missing -= qty
+                    proposals[(src, dst)][sid] = proposals[(src, dst)].get(sid, 0) + qty
+                    reasons[(src, dst)].append(_(
+                        "%(dst)s 缺 %(code)s %(missing)s 件（缺货订单 %(short)s 件 + %(days)s 天备货 %(target)s 件"
+                        " − 可用 %(avail)s 件 − 在途 %(incoming)s 件）；%(src)s 富余 %(spare)s 件，建议调拨 %(qty)s 件") % {
+                        "dst": by_id[dst].name, "code": codes.get(sid, sid), "missing": need.missing,
+                        "short": need.short, "days": cover_days, "target": need.target, "avail": need.available,
+                        "incoming": need.incoming, "src": by_id[src].name, "spare": surplus[src] + qty, "qty": qty})
+
+        by_pair = {(t.source_id, t.destination_id): t for t in pending}
+        result = []
+        for pair, lines in sorted(proposals.items()):
+            reason = "\n".join(reasons[pair])
+            transfer = by_pair.pop(pair, None)
+            if transfer is None:
+                transfer = transfer_create(tenant_id=tenant_id, source_id=pair[0], destination_id=pair[1],
+                                           lines=lines, reason=reason, suggested=True)
+            else:
+                current = dict(transfer.lines.values_list("sku_id", "quantity"))
+                if current != lines:
+                    transfer.lines.all().delete()
+                    TransferLine.objects.bulk_create([
+                        TransferLine(tenant_id=tenant_id, transfer=transfer, sku_id=s, quantity=q)
+                        for s, q in sorted(lines.items())])
+                if transfer.reason != reason:
+                    transfer.reason = reason
+                    transfer.save(update_fields=["reason"])
+            result.append(transfer)
+        for stale in by_pair.values():  # no longer needed and never touched by anyone
+            stale.delete()
+        logger.info("transfer suggestions tenant=%s pending=%s dropped=%s", tenant_id, len(result), len(by_pair))
+        return result

@@ -14,3 +14,16 @@ def reconcile_stock(tenant_id: int | None = None) -> int:
     if drifts:
         logger.error("stock reconciliation found %d drifting levels", len(drifts))
     return len(drifts)
+
+
+@shared_task(time_limit=600, soft_time_limit=540)
+def suggest_transfers(tenant_id: int | None = None) -> int:
+    """Periodic: propose transfers for every tenant (or one). Returns pending suggestions."""
+    from oms.models import Tenant
+
+    tenant_ids = [tenant_id] if tenant_id is not None else list(Tenant.objects.values_list("pk", flat=True))
+    total = 0
+    for tid in tenant_ids:
+        total += len(services.transfer_suggest(tenant_id=tid))
+    return total
+
