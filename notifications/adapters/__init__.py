@@ -1,0 +1,1 @@
+"""Outside message providers: SMS adapters (one module per provider) and the e-mail sender."""
