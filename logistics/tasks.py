@@ -1,0 +1,29 @@
+"""Celery tasks of logistics: thin wrappers that take ids (tenant first) and call one service."""
+
+import logging
+
+from celery import shared_task
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(time_limit=1800, soft_time_limit=1750)
+def bulk_ship(tenant_id: int, job_id: int) -> dict:
+    job = services.bulk_ship_run(tenant_id=tenant_id, job_id=job_id)
+    return {"job": job.pk, "status": job.status, "done": job.done, "failed": job.failed}
+
+
+@shared_task(time_limit=120)
+def dispatch_tracking_polls() -> int:
+    """Beat runs this every few minutes: queue a poll for each shipment whose next_poll_at is due."""
+    due = services.tracking_claim_due()
+    for tenant_id, shipment_id in due:
+        poll_shipment.delay(tenant_id, shipment_id)
+    return len(due)
+
+
+@shared_task(time_limit=90, soft_time_limit=80, acks_late=True)
+def poll_shipment(tenant_id: int, shipment_id: int) -> str:
+    return services.tracking_poll(tenant_id=tenant_id, shipment_id=shipment_id).status
