@@ -4,8 +4,20 @@ from django.utils.translation import gettext_lazy as _
 from oms.admin_base import ReadOnlyTenantAdmin, TenantAdmin, TenantTabularInline
 from oms.roles import Area
 
-from . import services
-from .models import Hold, Order, OrderEvent, OrderLine
+from . import rules, services
+from .models import (
+    Blacklist,
+    GiftRule,
+    Hold,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderSettings,
+    OrderSource,
+    ReturnLine,
+    ReturnRequest,
+    ReviewRule,
+)
 
 
 class OrderLineInline(TenantTabularInline):
@@ -45,20 +57,21 @@ class OrderEventInline(TenantTabularInline):
 @admin.register(Order)
 class OrderAdmin(TenantAdmin):
     area = Area.ORDERS
-    list_display = ("number_display", "platform_order_id", "shop", "status", "receiver_name",
+    list_display = ("number_display", "platform_order_id", "shop", "kind", "status", "warehouse", "receiver_name",
                     "receiver_province", "paid_amount", "currency", "paid_at", "urgent")
-    list_filter = ("status", "platform", "shop", "urgent")
+    list_filter = ("status", "kind", "platform", "shop", "urgent")
     search_fields = ("platform_order_id", "receiver_name", "receiver_phone", "buyer_nick")
     list_select_related = ("shop",)
     date_hierarchy = "paid_at"
     readonly_fields = ("shop", "platform", "platform_order_id", "platform_status", "status", "placed_at",
                        "paid_at", "platform_modified_at", "goods_amount", "shipping_amount", "discount_amount",
-                       "paid_amount", "currency", "buyer_nick", "warehouse", "fulfilled_by_platform")
+                       "paid_amount", "currency", "buyer_nick", "warehouse", "kind", "fulfilled_by_platform")
     fields = readonly_fields + ("receiver_name", "receiver_phone", "receiver_province", "receiver_city",
                                 "receiver_district", "receiver_address", "receiver_postcode", "urgent",
                                 "buyer_note", "seller_note")
     inlines = [OrderLineInline, HoldInline, OrderEventInline]
-    actions = ["approve_selected", "cancel_selected"]
+    actions = ["approve_selected", "allocate_selected", "review_selected", "merge_selected", "cancel_selected"]
+    ordering = ("-urgent", "paid_at", "id")
 
     @admin.display(description=_("订单号"), ordering="pk")
     def number_display(self, obj):
@@ -73,6 +86,24 @@ class OrderAdmin(TenantAdmin):
     @admin.action(description=_("审核通过所选订单"))
     def approve_selected(self, request, queryset):
         self._bulk(request, queryset, lambda o: services.order_approve(order=o, actor=request.user))
+
+    @admin.action(description=_("分仓所选订单"))
+    def allocate_selected(self, request, queryset):
+        self._bulk(request, queryset.order_by("-urgent", "paid_at", "id"),
+                   lambda o: services.order_allocate(order=o, actor=request.user))
+
+    @admin.action(description=_("重新审单"))
+    def review_selected(self, request, queryset):
+        self._bulk(request, queryset, lambda o: services.order_review(order=o, actor=request.user))
+
+    @admin.action(description=_("合并所选订单"))
+    def merge_selected(self, request, queryset):
+        try:
+            merged = services.order_merge(orders=list(queryset), actor=request.user)
+        except services.OrderActionError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, _("已合并为 %(n)s") % {"n": merged.number}, messages.SUCCESS)
 
     @admin.action(description=_("取消所选订单"))
     def cancel_selected(self, request, queryset):
@@ -111,8 +142,7 @@ class HoldAdmin(ReadOnlyTenantAdmin):
     def resolve_selected(self, request, queryset):
         n = 0
         for hold in queryset.filter(resolved_at=None):
-            services.hold_resolve(hold=hold, actor=request.user, note=str(_("后台批量解除")))
-            n += 1
+            n += services.hold_resolve(hold=hold, actor=request.user, note=str(_("后台批量解除")))
         self.message_user(request, _("已解除 %(n)d 个挂起") % {"n": n})
 
 
@@ -123,3 +153,125 @@ class OrderEventAdmin(ReadOnlyTenantAdmin):
     list_filter = ("type",)
     search_fields = ("order__platform_order_id", "message")
     list_select_related = ("order", "actor")
+
+
+class ReviewRuleAdmin(TenantAdmin):
+    area = Area.ORDERS
+    list_display = ("code", "enabled", "threshold", "updated_at")
+    list_editable = ("enabled", "threshold")
+    fields = ("code", "enabled", "threshold")
+    readonly_fields = ("code",)
+
+    def changelist_view(self, request, extra_context=None):
+        if getattr(request, "tenant", None) is not None:
+            rules.rule_settings(tenant_id=request.tenant.pk)  # defaults created on demand
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+admin.site.register(ReviewRule, ReviewRuleAdmin)
+
+
+@admin.register(OrderSettings)
+class OrderSettingsAdmin(TenantAdmin):
+    area = Area.ORDERS
+    list_display = ("__str__", "auto_allocate", "allow_split", "auto_merge")
+
+    def changelist_view(self, request, extra_context=None):
+        if getattr(request, "tenant", None) is not None:
+            rules.order_settings(tenant_id=request.tenant.pk)
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request, *args):
+        return False
+
+
+@admin.register(Blacklist)
+class BlacklistAdmin(TenantAdmin):
+    area = Area.ORDERS
+    list_display = ("kind", "value", "note", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("value", "note")
+
+
+@admin.register(GiftRule)
+class GiftRuleAdmin(TenantAdmin):
+    area = Area.ORDERS
+    list_display = ("name", "shop", "starts_at", "ends_at", "trigger_sku", "trigger_quantity", "min_paid_amount",
+                    "gift_sku", "gift_quantity", "per_quantity", "enabled")
+    list_filter = ("enabled", "shop")
+    search_fields = ("name",)
+    autocomplete_fields = ()
+
+
+@admin.register(OrderSource)
+class OrderSourceAdmin(ReadOnlyTenantAdmin):
+    area = Area.ORDERS
+    list_display = ("order", "source", "platform_order_id")
+    search_fields = ("platform_order_id",)
+    list_select_related = ("order", "source")
+
+
+class ReturnLineInline(TenantTabularInline):
+    model = ReturnLine
+    area = Area.ORDERS
+    fields = ("order_line", "quantity", "exchange_sku")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReturnRequest)
+class ReturnRequestAdmin(TenantAdmin):
+    area = Area.ORDERS
+    list_display = ("number_display", "order", "kind", "status", "source", "refund_amount", "currency", "warehouse",
+                    "created_at")
+    list_filter = ("status", "kind", "source")
+    search_fields = ("order__platform_order_id", "reason")
+    list_select_related = ("order", "warehouse")
+    fields = ("order", "kind", "status", "source", "reason", "refund_amount", "currency", "warehouse",
+              "exchange_order", "note")
+    readonly_fields = ("order", "kind", "status", "source", "refund_amount", "currency", "exchange_order")
+    inlines = [ReturnLineInline]
+    actions = ["receive_selected", "restock_selected", "exchange_selected"]
+
+    @admin.display(description=_("售后单号"), ordering="pk")
+    def number_display(self, obj):
+        return obj.number
+
+    def has_add_permission(self, request, *args):
+        return False  # requests start from the order page (they need shipped lines)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _bulk(self, request, queryset, fn):
+        for rr in queryset:
+            try:
+                fn(rr)
+            except services.OrderActionError as exc:
+                self.message_user(request, f"{rr.number}: {exc}", messages.ERROR)
+
+    @admin.action(description=_("确认收到退货"))
+    def receive_selected(self, request, queryset):
+        self._bulk(request, queryset, lambda rr: services.return_receive(return_request=rr, actor=request.user))
+
+    @admin.action(description=_("退货入库（入库仓）"))
+    def restock_selected(self, request, queryset):
+        def restock(rr):
+            if rr.warehouse_id is None:
+                raise services.OrderActionError(_("请先选择入库仓"))
+            services.return_restock(return_request=rr, warehouse_id=rr.warehouse_id, actor=request.user)
+
+        self._bulk(request, queryset, restock)
+
+    @admin.action(description=_("创建换货单"))
+    def exchange_selected(self, request, queryset):
+        self._bulk(request, queryset, lambda rr: services.return_create_exchange(return_request=rr, actor=request.user))

@@ -1,6 +1,15 @@
+"""Read queries on orders that views, tasks and other apps share."""
+
 from __future__ import annotations
 
-from .models import Order
+from collections import defaultdict
+
+from django.db.models import Prefetch
+
+from .models import Hold, Order, OrderKind, OrderSource, ReturnRequest
+from .states import BEFORE_PICKING, OrderStatus
+
+QUEUE_ORDER = ("-urgent", "paid_at", "id")  # urgent first, then oldest paid: every queue
 
 
 def order_get(*, tenant, pk) -> Order:
@@ -9,4 +18,54 @@ def order_get(*, tenant, pk) -> Order:
 
 
 def order_list(*, tenant):
-    return Order.objects.for_tenant(tenant).select_related("shop").order_by("-urgent", "paid_at", "id")
+    return Order.objects.for_tenant(tenant).select_related("shop").order_by(*QUEUE_ORDER)
+
+
+def order_platform_refs(*, order: Order) -> list[tuple[int, str]]:
+    """(shop id, platform order id) of every platform order this order carries, for shipment
+    confirmation: itself for a platform order, its sources (transitively) for merged / split orders."""
+    if order.kind in (OrderKind.NORMAL, OrderKind.EXCHANGE):
+        return [(order.shop_id, order.platform_order_id)]
+    out, seen = [], set()
+    for src in OrderSource.objects.filter(tenant_id=order.tenant_id, order=order).select_related("source"):
+        for ref in order_platform_refs(order=src.source):
+            if ref not in seen:
+                seen.add(ref)
+                out.append(ref)
+    return out
+
+
+def open_holds(*, tenant, order: Order):
+    return Hold.objects.for_tenant(tenant).filter(order=order, resolved_at=None).order_by("created_at")
+
+
+def merge_groups(*, tenant_id: int) -> list[list[Order]]:
+    """Mergeable orders: same shop, buyer, receiver name, phone and address; platform orders not
+    yet picked, not on a blocking hold. Groups of two or more, urgent / oldest first."""
+    from .services.allocation import MERGE_KEY_FIELDS, merge_blockers
+
+    qs = (Order.objects.filter(tenant_id=tenant_id, kind=OrderKind.NORMAL, status__in=BEFORE_PICKING,
+                               fulfilled_by_platform=False)
+          .exclude(buyer_nick="").prefetch_related(Prefetch("holds", queryset=Hold.objects.filter(resolved_at=None)))
+          .order_by(*QUEUE_ORDER))
+    groups: dict[tuple, list[Order]] = defaultdict(list)
+    for o in qs:
+        if not merge_blockers(o):
+            groups[tuple(getattr(o, f) for f in MERGE_KEY_FIELDS)].append(o)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def return_list(*, tenant):
+    return ReturnRequest.objects.for_tenant(tenant).select_related("order").order_by("-created_at")
+
+
+def children_of(*, order: Order):
+    return Order.objects.filter(tenant_id=order.tenant_id, sources__source=order).order_by("pk")
+
+
+def sources_of(*, order: Order):
+    return Order.objects.filter(tenant_id=order.tenant_id, derived__order=order).order_by("pk")
+
+
+__all__ = ["QUEUE_ORDER", "order_get", "order_list", "order_platform_refs", "open_holds", "merge_groups",
+           "return_list", "children_of", "sources_of", "OrderStatus"]

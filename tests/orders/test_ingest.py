@@ -15,6 +15,7 @@ from orders.canonical import CanonicalLine, PlatformState
 from orders.models import Hold, Order, OrderEvent
 from tests import factories
 from tests.factories import canonical
+from tests.factories_orders import priced
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def ledger(wh, sku):
 
 def test_the_same_order_ten_times_is_one_order_one_reservation_and_one_ledger_entry(setup):
     tenant, shop, wh, sku = setup
-    c = canonical("T100", lines=[CanonicalLine("1", 2, Decimal("10"), outer_sku_id="SKU-A")])
+    c = priced(canonical("T100", lines=[CanonicalLine("1", 2, Decimal("10"), outer_sku_id="SKU-A")]))
     outcomes = [services.order_ingest(tenant=tenant, shop=shop, canonical=c).outcome for _ in range(10)]
     assert outcomes == ["created"] + ["unchanged"] * 9
     assert Order.objects.count() == 1
@@ -67,7 +68,7 @@ def test_only_newer_platform_versions_apply(setup):
 
 def test_short_reservation_holds_the_order_out_of_stock(setup):
     tenant, shop, wh, sku = setup
-    c = canonical("T2", lines=[CanonicalLine("1", 7, Decimal("10"), outer_sku_id="SKU-A")])
+    c = priced(canonical("T2", lines=[CanonicalLine("1", 7, Decimal("10"), outer_sku_id="SKU-A")]))
     services.order_ingest(tenant=tenant, shop=shop, canonical=c)
     order = Order.objects.get()
     assert order.status == "on_hold"
@@ -81,7 +82,8 @@ def test_short_reservation_holds_the_order_out_of_stock(setup):
 def test_stock_arrival_and_reprocess_auto_release_the_hold(setup):
     tenant, shop, wh, sku = setup
     services.order_ingest(tenant=tenant, shop=shop,
-                          canonical=canonical("T3", lines=[CanonicalLine("1", 7, Decimal("10"), outer_sku_id="SKU-A")]))
+                          canonical=priced(canonical("T3", lines=[CanonicalLine("1", 7, Decimal("10"),
+                                                                                outer_sku_id="SKU-A")])))
     order = Order.objects.get()
     stock.stock_receive(tenant_id=tenant.pk, warehouse_id=wh.pk, sku_id=sku.pk, quantity=10)
     services.order_reprocess(tenant_id=tenant.pk, order_id=order.pk)
