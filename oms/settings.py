@@ -137,9 +137,15 @@ CELERY_TASK_TIME_LIMIT = 600
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_IMPORTS = ["orders.resources"]  # the background import task (ImportJob) lives with the import resources
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-pulls": {"task": "channels.tasks.dispatch_due_pulls", "schedule": 60.0},
     "reconcile-stock-ledger": {"task": "inventory.tasks.reconcile_stock", "schedule": 3600.0},
+    "suggest-stock-transfers": {"task": "inventory.tasks.suggest_transfers", "schedule": 3600.0},
+    "resend-due-notifications": {"task": "notifications.tasks.resend_due_notifications", "schedule": 60.0},
+    "dispatch-tracking-polls": {"task": "logistics.tasks.dispatch_tracking_polls", "schedule": 300.0},
+    "release-timed-holds": {"task": "orders.tasks.release_timed_holds", "schedule": 60.0},
+    "dispatch-allocation": {"task": "orders.tasks.dispatch_allocation", "schedule": 60.0},
 }
 
 # --- auth -----------------------------------------------------------------------------------
@@ -168,6 +174,22 @@ MEDIA_URL = "media/"
 # A Fernet key (urlsafe base64, 32 bytes). Derived from SECRET_KEY when not given; in production
 # give it explicitly so rotating SECRET_KEY does not make stored credentials unreadable.
 OMS_CREDENTIALS_KEY = env("OMS_CREDENTIALS_KEY", default="")
+
+# --- e-mail and notifications ----------------------------------------------------------------
+# Embedded default: every e-mail is written as a file under var/mail; production sets
+# EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and the EMAIL_* below.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="OMS <noreply@localhost>")
+# the public address of this installation, for links in buyer messages (tracking page)
+OMS_PUBLIC_BASE_URL = env("OMS_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # Tests that need PostgreSQL/Redis: skipped without them, unless this is set (then they fail).
 OMS_REQUIRE_SERVICES = env.bool("OMS_REQUIRE_SERVICES", default=False)
 

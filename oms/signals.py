@@ -36,6 +36,12 @@ shipment_status_changed = Signal()
 #: Channels push availability; inventory raises low-stock alerts.
 stock_changed = Signal()
 
+#: inventory, on commit, when a low-stock alert opens (available fell to or below a reorder
+#: point; one alert per crossing, not one per order). tenant_id: int, alert_id: int, sku_id: int,
+#: warehouse_id: int | None (None = the SKU over all warehouses), available: int, reorder_point: int.
+#: Notifications tell the tenant's purchasing contacts.
+low_stock_alert_raised = Signal()
+
 ALL_SIGNALS = {
     "order_accepted": order_accepted,
     "order_released": order_released,
@@ -43,4 +49,5 @@ ALL_SIGNALS = {
     "return_received": return_received,
     "shipment_status_changed": shipment_status_changed,
     "stock_changed": stock_changed,
+    "low_stock_alert_raised": low_stock_alert_raised,
 }

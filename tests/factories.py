@@ -282,7 +282,7 @@ def canonical(platform_order_id: str = "T1", *, lines=None, state: str = Platfor
 def _load_app_factories() -> None:
     import importlib
 
-    for app in ("orders", "inventory", "channels", "logistics", "notifications"):
+    for app in ("orders", "inventory", "channels", "logistics", "notifications", "console"):
         try:
             module = importlib.import_module(f"tests.factories_{app}")
         except ModuleNotFoundError as exc:

@@ -19,8 +19,11 @@ def test_the_complete_list_of_connected_receivers():
     assert connected == {
         "order_accepted": ["inventory.receivers.on_order_accepted"],
         "order_released": ["inventory.receivers.on_order_released"],
-        "shipment_shipped": ["channels.receivers.on_shipment_shipped", "inventory.receivers.on_shipment_shipped"],
+        "shipment_shipped": ["channels.receivers.on_shipment_shipped", "inventory.receivers.on_shipment_shipped",
+                             "notifications.receivers.on_shipment_shipped"],
         "return_received": ["inventory.receivers.on_return_received"],
-        "shipment_status_changed": [],
-        "stock_changed": ["channels.receivers.on_stock_changed"],
+        "shipment_status_changed": ["notifications.receivers.on_shipment_status_changed"],
+        "stock_changed": ["channels.receivers.on_stock_changed", "inventory.receivers.on_stock_changed",
+                          "orders.receivers.on_stock_changed"],
+        "low_stock_alert_raised": ["notifications.receivers.on_low_stock_alert_raised"],
     }
