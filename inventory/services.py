@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -140,6 +140,43 @@ def _try_take(level_id: int, qty: int) -> bool:
     )
 
 
+#: PostgreSQL: take the stock and write the reservation and its ledger row in ONE statement, so
+#: the hot row is locked for a single round trip (plus the commit) instead of three.
+_TAKE_SQL = """
+WITH upd AS (
+    UPDATE inventory_stocklevel SET reserved = reserved + %(q)s
+    WHERE id = %(level)s AND on_hand - reserved >= %(q)s
+    RETURNING id
+), mv AS (
+    INSERT INTO inventory_stockmovement
+        (tenant_id, warehouse_id, sku_id, kind, on_hand_delta, reserved_delta, reference, note, created_at)
+    SELECT %(tenant)s, %(wh)s, %(sku)s, 'reserve', 0, %(q)s, %(ref)s, '', now() FROM upd
+    RETURNING id
+)
+INSERT INTO inventory_reservation
+    (tenant_id, order_id, line_id, sku_id, warehouse_id, quantity, status, created_at, updated_at)
+SELECT %(tenant)s, %(order)s, %(line)s, %(sku)s, %(wh)s, %(q)s, 'active', now(), now() FROM upd
+"""
+
+
+def _take(*, tenant_id: int, order_id: int, line_id: int, sku_id: int, level_id: int, warehouse_id: int,
+          qty: int, reference: str, reservations: list, movements: list) -> bool:
+    """Take `qty` from one stock level if available, recording the reservation and the ledger
+    row (written at once on PostgreSQL, else appended to the lists for a bulk insert)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_TAKE_SQL, {"q": qty, "level": level_id, "tenant": tenant_id, "wh": warehouse_id,
+                                    "sku": sku_id, "ref": reference[:64], "order": order_id, "line": line_id})
+            return cur.rowcount == 1
+    if not _try_take(level_id, qty):
+        return False
+    reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=line_id, sku_id=sku_id,
+                                    warehouse_id=warehouse_id, quantity=qty))
+    movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id,
+                                   kind=MovementKind.RESERVE, reserved_delta=qty, reference=reference))
+    return True
+
+
 # --- reservations ----------------------------------------------------------------------------
 def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], reference: str = "",
                         warehouse_id: int | None = None) -> bool:
@@ -172,35 +209,32 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
             _release(tenant_id, order_id, existing, reference or f"order:{order_id}")
 
         reference = reference or f"order:{order_id}"
-        wh_qs = Warehouse.objects.filter(tenant_id=tenant_id, active=True)
-        if warehouse_id is not None:
-            wh_qs = wh_qs.filter(pk=warehouse_id)
-        warehouses = list(wh_qs.order_by("priority", "id").values_list("id", flat=True))
-        rank = {wid: i for i, wid in enumerate(warehouses)}
         sku_ids = sorted({n.sku_id for n in needs})
-        levels: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # sku -> [(rank, level_id, wh)]
-        for lid, wid, sid, avail in StockLevel.objects.filter(
-            tenant_id=tenant_id, sku_id__in=sku_ids, warehouse_id__in=warehouses
-        ).annotate(avail=F("on_hand") - F("reserved")).values_list("id", "warehouse_id", "sku_id", "avail"):
-            levels[sid].append((rank[wid], lid, wid, avail))
+        levels: dict[int, list[tuple]] = defaultdict(list)  # sku -> [(priority, wh, level_id, wh, avail)]
+        level_qs = StockLevel.objects.filter(tenant_id=tenant_id, sku_id__in=sku_ids, warehouse__active=True)
+        if warehouse_id is not None:
+            level_qs = level_qs.filter(warehouse_id=warehouse_id)
+        for lid, wid, sid, avail, prio in level_qs.annotate(avail=F("on_hand") - F("reserved")).values_list(
+                "id", "warehouse_id", "sku_id", "avail", "warehouse__priority"):
+            levels[sid].append((prio, wid, lid, wid, avail))
         for sid in levels:
-            levels[sid].sort()
+            levels[sid] = [(i, lid, wid, avail) for i, (_p, _w, lid, wid, avail) in enumerate(sorted(levels[sid]))]
 
         reservations: list[Reservation] = []
         movements: list[StockMovement] = []
+        taken: set[int] = set()
         complete = True
         for need in needs:
             remaining = need.quantity
             candidates = levels.get(need.sku_id, [])
             # 1) one warehouse that can fill the whole line
             for _rank, lid, wid, avail in candidates:
-                if avail >= remaining and _try_take(lid, remaining):
-                    reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
-                                                    sku_id=need.sku_id, warehouse_id=wid, quantity=remaining))
-                    movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=wid, sku_id=need.sku_id,
-                                                   kind=MovementKind.RESERVE, reserved_delta=remaining,
-                                                   reference=reference))
+                if avail >= remaining and _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
+                                                sku_id=need.sku_id, level_id=lid, warehouse_id=wid, qty=remaining,
+                                                reference=reference, reservations=reservations,
+                                                movements=movements):
                     remaining = 0
+                    taken.add(need.sku_id)
                     break
             # 2) otherwise take what each warehouse has, in order
             if remaining:
@@ -213,14 +247,11 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
                         take = min(current, remaining)
                         if take <= 0:
                             break
-                        if _try_take(lid, take):
-                            reservations.append(Reservation(
-                                tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
-                                sku_id=need.sku_id, warehouse_id=wid, quantity=take))
-                            movements.append(StockMovement(
-                                tenant_id=tenant_id, warehouse_id=wid, sku_id=need.sku_id,
-                                kind=MovementKind.RESERVE, reserved_delta=take, reference=reference))
+                        if _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id, sku_id=need.sku_id,
+                                 level_id=lid, warehouse_id=wid, qty=take, reference=reference,
+                                 reservations=reservations, movements=movements):
                             remaining -= take
+                            taken.add(need.sku_id)
                             break
             if remaining:
                 complete = False
@@ -229,8 +260,8 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
                                                 status=ReservationStatus.SHORT))
         Reservation.objects.bulk_create(reservations)
         StockMovement.objects.bulk_create(movements)
-        if movements:
-            _note_stock_changed(tenant_id, {m.sku_id for m in movements})
+        if taken:
+            _note_stock_changed(tenant_id, taken)
         return complete
 
 
