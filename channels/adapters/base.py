@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -130,6 +131,11 @@ class Adapter:
         `manage.py ingest_payload`); a single raw order is returned as [payload]."""
         raise NotImplementedError
 
+    def fetch_order(self, platform_order_id: str) -> dict:
+        """One raw order, re-read from the platform by its id (push intake: a message only names
+        the order that changed). Same shape as the raw orders fetch_orders yields."""
+        raise NotImplementedError(f"{self.platform}: fetch_order is not implemented")
+
     # ---- shared HTTP machinery ---------------------------------------------------------
     def request(self, method: str, url: str, *, check=None, **kwargs) -> requests.Response:
         """One HTTP call with explicit timeouts and retries with exponential backoff + jitter
@@ -192,3 +198,98 @@ def windows(start, end, size: timedelta):
         nxt = min(end, cur + size)
         yield cur, nxt
         cur = nxt
+
+
+# ---- shared helpers added for Channels II ---------------------------------------------------------
+
+def read_backwards(fetch_page, *, total_pages, first: int = 1):
+    """Page through a list sorted by modified time DESCENDING without skipping a row that is
+    modified while we page: read the first page to learn the page count, then read from the last
+    page back to the first. A row modified meanwhile leaves the window (its new modified time is
+    after the window end) and shifts only the rows already read. `fetch_page(n)` returns a page
+    body, `total_pages(body)` the page count it announces; pages are numbered from `first`."""
+    body = fetch_page(first)
+    pages = total_pages(body)
+    if pages <= 1:
+        yield body
+        return
+    for number in range(first + pages - 1, first - 1, -1):
+        yield fetch_page(number)
+
+
+def unique_orders(pages, key):
+    """Drop repeats (same id and modified time) that page shifting can produce; skip empty pages."""
+    seen: set = set()
+    for page in pages:
+        out = []
+        for raw in page:
+            k = key(raw)
+            if k not in seen:
+                seen.add(k)
+                out.append(raw)
+        if out:
+            yield out
+
+
+class TokenBucket:
+    """A token bucket (rate tokens per second, up to `burst`) that callers `take()` from before
+    a request; it sleeps (the injected `sleep`) until a token is there. `clock` and `sleep` are
+    injectable so tests run on a fake clock.
+
+    Scope: per process. Buckets are kept in a process-wide registry keyed by (platform, account,
+    operation), so every adapter instance of one seller account in a worker process shares one
+    bucket; two worker processes each hold their own bucket (the platform's 429 + back-off covers
+    the difference). Documented in docs/platforms-channels2.md."""
+
+    _registry: ClassVar[dict] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, rate: float, burst: int, *, clock=time.monotonic, sleep=time.sleep):
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate, self.burst = float(rate), int(burst)
+        self.clock, self.sleep = clock, sleep
+        self.tokens = float(burst)
+        self.updated = clock()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, key, rate: float, burst: int, *, clock=time.monotonic, sleep=time.sleep) -> TokenBucket:
+        with cls._registry_lock:
+            bucket = cls._registry.get(key)
+            if bucket is None or bucket.clock != clock:
+                bucket = cls._registry[key] = cls(rate, burst, clock=clock, sleep=sleep)
+            bucket.sleep = sleep
+            return bucket
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def take(self) -> float:
+        """Take one token, waiting for it; returns the seconds waited."""
+        waited = 0.0
+        with self._lock:
+            while True:
+                self._refill()
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return waited
+                delay = (1 - self.tokens) / self.rate
+                self.sleep(delay)
+                waited += delay
+
+    def drain(self) -> None:
+        """The platform said 429: assume the bucket is empty now."""
+        with self._lock:
+            self._refill()
+            self.tokens = min(self.tokens, 0.0)
+
+
+def token_cache_key(platform: str, *parts) -> str:
+    """Cache key of an access token: per platform and credential, never the secret itself."""
+    import hashlib
+
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]
+    return f"oms:token:{platform}:{digest}"

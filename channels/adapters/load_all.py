@@ -1,3 +1,3 @@
 """Importing this module registers every platform adapter."""
 
-from . import jd, pdd, taobao  # noqa: F401
+from . import amazon, douyin, jd, pdd, shopify, taobao, woocommerce  # noqa: F401

@@ -40,6 +40,7 @@ from .base import (
 CN_TZ = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 GATEWAY_PATH = "/api/router"
+MESSAGE_URL = "wss://message-api.pinduoduo.com"  # Channels II: the message WebSocket
 
 ORDER_STATUS_MAP = {1: PlatformState.PAID, 2: PlatformState.SHIPPED, 3: PlatformState.COMPLETED}
 # refund_status: 1 none (or after-sale closed), 2 after-sale in progress, 3 refunding, 4 refunded.
@@ -153,6 +154,27 @@ class PddAdapter(Adapter):
         if not isinstance(info, dict):
             raise MalformedResponse("pdd.order.information.get: no order_info", code="shape")
         return info
+
+    def fetch_order(self, platform_order_id: str) -> dict:
+        """Push intake (Channels II): the full order a message names."""
+        return self.get_order(str(platform_order_id))
+
+    def message_url(self) -> str:
+        """The message WebSocket URL, signed: `{base}/message/{client_id}/{ts_ms}/{sign}` with
+        sign = urlencode(base64(lowercase hex(md5(client_id + ts_ms + client_secret)))). The base is
+        credentials["message_url"] (the sandbox), else the platform's."""
+        import base64
+        from urllib.parse import quote
+
+        creds = self.credentials
+        for key in ("client_id", "client_secret"):
+            if not creds.get(key):
+                raise AuthError(f"pdd credentials lack {key}", code="credentials")
+        base = (creds.get("message_url") or MESSAGE_URL).rstrip("/")
+        ts_ms = str(int(time.time() * 1000))
+        digest = hashlib.md5((creds["client_id"] + ts_ms + creds["client_secret"]).encode()).hexdigest()
+        sign = quote(base64.b64encode(digest.encode()).decode(), safe="")
+        return f"{base}/message/{creds['client_id']}/{ts_ms}/{sign}"
 
     def order_id(self, raw: dict) -> str:
         sn = raw.get("order_sn")

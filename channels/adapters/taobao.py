@@ -50,6 +50,9 @@ TRADE_TYPES = (
     "tmall_i18n,insurance_plus,finance,pre_auth_type"
 )
 
+# Channels II: TMC topics the push consumer subscribes to.
+TMC_TOPICS = "taobao_trade_TradeCreate,taobao_trade_TradeBuyerPay,taobao_trade_TradeChanged,taobao_trade_TradeClose"
+
 TRADE_FIELDS = ",".join((
     "tid", "tid_str", "type", "status", "payment", "total_fee", "post_fee", "discount_fee", "adjust_fee",
     "created", "modified", "pay_time", "consign_time", "end_time", "buyer_nick", "seller_nick",
@@ -323,6 +326,46 @@ class TaobaoAdapter(Adapter):
         if shipping.get("is_success") is not True:
             raise AdapterError(f"taobao.logistics.offline.send: not successful: {body}",
                                code="not_success", retryable=False)
+
+    # ---- Channels II: push intake (TMC over HTTP) and single-trade fetch --------------------------
+    def fetch_order(self, platform_order_id: str) -> dict:
+        body = self.call("taobao.trade.fullinfo.get", {"fields": TRADE_FIELDS, "tid": str(platform_order_id)})
+        trade = body.get("trade")
+        if not isinstance(trade, dict):
+            raise MalformedResponse("taobao.trade.fullinfo.get: no trade in the answer", code="shape")
+        return trade
+
+    def tmc_permit(self, topics: str = TMC_TOPICS) -> None:
+        body = self.call("taobao.tmc.user.permit", {"topics": topics})
+        if body.get("is_success") is not True:
+            raise AdapterError(f"taobao.tmc.user.permit: not successful: {body}", code="not_success", retryable=False)
+
+    def tmc_consume(self, *, quantity: int = 100, group_name: str = "") -> list[dict]:
+        """Messages waiting for this app (10 <= quantity <= 200). `content` is a JSON string whose
+        tid/oid exceed 2**53: it is parsed with big integers kept exact (as strings)."""
+        body = self.call("taobao.tmc.messages.consume", {"quantity": max(10, min(200, quantity)),
+                                                         "group_name": group_name})
+        messages = body.get("messages") or {}
+        if isinstance(messages, dict):
+            messages = messages.get("tmc_message") or []
+        if not isinstance(messages, list):
+            raise MalformedResponse("taobao.tmc.messages.consume: messages is not a list", code="shape")
+        out = []
+        for m in messages:
+            try:
+                content = json.loads(m.get("content") or "{}", parse_int=str)
+            except ValueError:
+                content = {}
+            out.append({**m, "id": str(m.get("id")), "content": content})
+        return out
+
+    def tmc_confirm(self, message_ids: list[str], *, group_name: str = "") -> None:
+        if not message_ids:
+            return
+        body = self.call("taobao.tmc.messages.confirm", {"s_message_ids": ",".join(str(i) for i in message_ids),
+                                                         "group_name": group_name})
+        if body.get("is_success") is not True:
+            raise AdapterError(f"taobao.tmc.messages.confirm: not successful: {body}", code="not_success")
 
 
 # ---- helpers -----------------------------------------------------------------------------

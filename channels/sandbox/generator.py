@@ -105,6 +105,8 @@ class SandboxOrder:
     trade_type: str = "fixed"
     platform_status: str = ""  # a raw platform status that overrides the rendering of `status`
     tracking: dict | None = None
+    currency: str = "CNY"
+    fulfillment: str = ""  # Amazon: "AFN" (fulfilled by Amazon) or "MFN" (by the seller)
 
     @property
     def goods_total(self) -> Decimal:
@@ -151,7 +153,41 @@ def new_order_id(platform: str, rng: random.Random, created: datetime) -> str:
         return str(rng.randint(2 * 10**11, 3 * 10**11 - 1))
     if platform == "pdd":
         return created.strftime("%y%m%d") + "-" + str(rng.randint(10**14, 10**15 - 1))
+    if platform == "amazon":  # 3-7-7 digits
+        return f"{rng.randint(111, 114)}-{rng.randint(10**6, 10**7 - 1)}-{rng.randint(10**6, 10**7 - 1)}"
+    if platform == "shopify":
+        return str(rng.randint(5 * 10**12, 6 * 10**12))
+    if platform == "woocommerce":
+        return str(rng.randint(1000, 999999))
+    if platform == "douyin":
+        return str(rng.randint(6 * 10**18, 7 * 10**18))
     raise ValueError(f"unknown sandbox platform {platform!r}")
+
+
+# Channels II: international shops (Amazon / Shopify / WooCommerce) sell abroad in USD / EUR.
+INTL_PLATFORMS = {"amazon": "USD", "shopify": "USD", "woocommerce": "EUR"}
+# (country, state, city, postcode, phone prefix)
+INTL_REGIONS = {
+    "USD": [("US", "CA", "San Francisco", "94103", "+1 415"), ("US", "NY", "New York", "10001", "+1 212"),
+            ("US", "WA", "Seattle", "98101", "+1 206"), ("US", "TX", "Austin", "78701", "+1 512"),
+            ("US", "IL", "Chicago", "60601", "+1 312")],
+    "EUR": [("DE", "BE", "Berlin", "10115", "+49 30"), ("DE", "BY", "München", "80331", "+49 89"),
+            ("FR", "IDF", "Paris", "75001", "+33 14"), ("NL", "NH", "Amsterdam", "1012", "+31 20"),
+            ("ES", "M", "Madrid", "28001", "+34 91")],
+}
+FIRST_NAMES = ["Alice", "Ben", "Chloe", "David", "Emma", "Felix", "Grace", "Hannah", "Jonas", "Lena", "Marie", "Noah"]
+LAST_NAMES = ["Smith", "Miller", "Garcia", "Schmidt", "Dubois", "de Vries", "Martin", "Müller", "Lopez", "Brown"]
+INTL_STREETS = ["Main St", "Market St", "Hauptstraße", "Rue de Rivoli", "Keizersgracht", "Calle Mayor", "Oak Ave"]
+
+
+def intl_receiver(rng: random.Random, currency: str) -> dict:
+    country, state, city, postcode, prefix = rng.choice(INTL_REGIONS[currency])
+    return {
+        "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+        "phone": f"{prefix} {rng.randint(200, 899)} {rng.randint(1000, 9999)}",
+        "province": state, "city": city, "district": "", "town": "",
+        "address": f"{rng.randint(1, 999)} {rng.choice(INTL_STREETS)}", "zip": postcode, "country": country,
+    }
 
 
 def buyer_nick(platform: str, rng: random.Random) -> str:
@@ -224,7 +260,7 @@ def make_order(platform: str, account: str, order_id: str, rng: random.Random, *
     elif status == PAID and rng.random() < 0.05:
         lines[0].refund = "requested"
 
-    return SandboxOrder(
+    order = SandboxOrder(
         platform=platform, order_id=order_id, account=account, status=status, created=created,
         modified=modified, lines=lines, paid_at=paid_at, shipped_at=shipped_at,
         buyer_nick=buyer_nick(platform, rng), receiver=receiver(rng), post_fee=rng.choice(POST_FEES),
@@ -232,3 +268,13 @@ def make_order(platform: str, account: str, order_id: str, rng: random.Random, *
         buyer_note=rng.choice(BUYER_NOTES) if rng.random() < 0.25 else "",
         seller_note=rng.choice(SELLER_NOTES) if rng.random() < 0.1 else "",
     )
+    if platform in ("amazon", "shopify", "woocommerce", "douyin"):  # Channels II platforms
+        for ln in order.lines:
+            ln.line_id = str(rng.randint(10**13, 10**14 - 1))
+    if platform in INTL_PLATFORMS:
+        order.currency = INTL_PLATFORMS[platform]
+        order.receiver = intl_receiver(rng, order.currency)
+        order.buyer_nick = order.receiver["name"]
+        if platform == "amazon":
+            order.fulfillment = "AFN" if rng.random() < 0.1 else "MFN"
+    return order

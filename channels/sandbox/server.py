@@ -10,6 +10,13 @@ Routes:
     POST /_control/faults             {"platform", "kind", ["count"]}
     POST /_control/modify             {"platform", "order_id", "changes": {...}}
     POST /_control/trickle            {"platform", "account_key", "per_minute"}
+Channels II:
+    *    /amazon/...                  Amazon SP-API (LWA token, Orders v0, Listings Items)
+    *    /shopify/admin/api/{v}/...   Shopify Admin REST
+    *    /woocommerce/wp-json/wc/v3/  WooCommerce REST v3
+    POST /douyin/{method/path}        Douyin shop (抖店)
+    POST /_control/callbacks          {"platform" (douyin|shopify), "account_key", "url"}: push target
+    ws://127.0.0.1:{ws_port}/message/{client_id}/{ts_ms}/{sign}   Pinduoduo message WebSocket
 
 Adapters point their Shop.api_base_url at `{server.url}/taobao` (or /jd, /pdd).
 """
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from datetime import datetime, timedelta
@@ -25,11 +33,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from .common import Reply
+from .rest import Request
 from .state import FAKES, SandboxState
 
 logger = logging.getLogger(__name__)
 
 ROUTES = {"/taobao/router/rest": "taobao", "/jd/routerjson": "jd", "/pdd/api/router": "pdd"}
+# Channels II: REST-style fakes, routed by path prefix; they get a rest.Request
+REST_PREFIXES = ("amazon", "shopify", "woocommerce", "douyin")
 MALFORMED_BODY = '<html><head><title>502 Bad Gateway</title></head><body>{"error_resp'
 
 
@@ -61,6 +72,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "oms-sandbox/0.1"
 
+    def setup(self):
+        super().setup()
+        # headers and body go out in separate writes: without this, delayed ACKs stall every
+        # keep-alive request by ~40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format, *args):  # noqa: A002  (the stdlib's signature)
         logger.debug("sandbox %s - %s", self.address_string(), format % args)
 
@@ -69,6 +86,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self._serve("POST")
+
+    def do_PUT(self):
+        self._serve("PUT")
+
+    def do_PATCH(self):
+        self._serve("PATCH")
+
+    def do_DELETE(self):
+        self._serve("DELETE")
 
     def _serve(self, method: str):
         state: SandboxState = self.server.state
@@ -84,6 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if raw and "json" not in ctype:
                     params.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
                 reply = dispatch(state, ROUTES[parts.path], params)
+            elif parts.path.split("/")[1] in REST_PREFIXES:
+                platform = parts.path.split("/")[1]
+                req = Request(dict(parse_qsl(parts.query, keep_blank_values=True)), method=method,
+                              path=parts.path[len(platform) + 1:], headers=dict(self.headers), body=raw)
+                reply = dispatch(state, platform, req)
             else:
                 reply = Reply(404, {"error": f"no route {parts.path}"})
         except Exception as exc:  # a sandbox bug must show up as a 500, not a hung client
@@ -127,6 +158,9 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/_control/modify":
                 order = state.modify_order(data["platform"], data["order_id"], **data.get("changes", {}))
                 return Reply(200, {"order": order})
+            if path == "/_control/callbacks":
+                state.push.set_callback(data["platform"], data["account_key"], data["url"])
+                return Reply(200, {"ok": True})
             if path == "/_control/trickle":
                 state.start_trickle(data["platform"], data["account_key"], float(data.get("per_minute", 6)))
                 return Reply(200, {"ok": True})
@@ -152,12 +186,17 @@ class SandboxServer:
         server.stop()
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None,
+                 ws_port: int | None = None):
         self.state = state or SandboxState()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.state = self.state
         self.host, self.port = self._httpd.server_address[:2]
         self._thread: threading.Thread | None = None
+        from .pdd_ws import PddMessageServer
+
+        # the PDD message socket listens next door: port + 1 (any free port when port is 0)
+        self.ws = PddMessageServer(self.state, host=host, port=ws_port if ws_port is not None else (port + 1 if port else 0))
 
     @property
     def url(self) -> str:
@@ -174,14 +213,23 @@ class SandboxServer:
             self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                             name=f"sandbox-{self.port}", daemon=True)
             self._thread.start()
+            self.ws.start()
         return self
+
+    @property
+    def ws_url(self) -> str:
+        """Base of the Pinduoduo message WebSocket (a PDD shop's credentials["message_url"])."""
+        return self.ws.url
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until stop() is called from another one (or Ctrl-C)."""
+        self.ws.start()
         self._httpd.serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
         self.state.stop_trickles()
+        self.state.push.stop()
+        self.ws.stop()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)

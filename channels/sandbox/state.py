@@ -13,13 +13,15 @@ import threading
 import time
 from datetime import datetime, timedelta
 
+from . import amazon, douyin, jd, pdd, shopify, taobao, woocommerce
 from . import generator as gen
-from . import jd, pdd, taobao
 from .common import CN_TZ
 
 logger = logging.getLogger(__name__)
 
-FAKES = {"taobao": taobao, "jd": jd, "pdd": pdd}
+FAKES = {"taobao": taobao, "jd": jd, "pdd": pdd,
+         # Channels II
+         "amazon": amazon, "shopify": shopify, "woocommerce": woocommerce, "douyin": douyin}
 PLATFORMS = tuple(FAKES)
 FAULT_KINDS = ("http500", "throttle", "http429", "timeout", "malformed", "session_expired",
                "modify_during_paging")
@@ -27,6 +29,10 @@ REQUIRED_CREDENTIALS = {
     "taobao": ("app_key", "app_secret", "session"),
     "jd": ("app_key", "app_secret", "access_token"),
     "pdd": ("client_id", "client_secret", "access_token"),
+    "amazon": ("client_id", "client_secret", "refresh_token"),
+    "shopify": ("shop_domain", "access_token"),
+    "woocommerce": ("consumer_key", "consumer_secret"),
+    "douyin": ("app_key", "app_secret", "shop_id"),
 }
 MODIFY_KEYS = {"status", "platform_status", "refund", "line_refunds", "receiver", "buyer_note", "seller_note",
                "modified", "post_fee"}
@@ -54,6 +60,13 @@ class SandboxState:
         self.retry_after = 1  # the Retry-After header of an "http429" fault
         self._rng = random.Random()
         self._trickles: list[tuple[threading.Event, threading.Thread]] = []
+        # Channels II: per-platform scratch space of the REST fakes (tokens, cursors, limiters), and
+        # listeners told about every created / modified / shipped order (the push senders).
+        self.extra: dict = {}
+        self.listeners: list = []
+        from . import push
+
+        self.push = push.PushHub(self)
 
     # ---- time -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -100,6 +113,8 @@ class SandboxState:
                                        skus=skus, status=status)
                 book[order_id] = order
                 ids.append(order_id)
+        for order_id in ids:
+            self._emit(platform, account_key, order_id, "created")
         return ids
 
     def modify_order(self, platform: str, order_id: str, **changes) -> dict:
@@ -149,7 +164,9 @@ class SandboxState:
                 if key in changes:
                     setattr(order, key, changes[key])
             order.modified = gen.truncate(now)
-            return FAKES[platform].render(order)
+            rendered = FAKES[platform].render(order)
+        self._emit(platform, order.account, order.order_id, "address" if set(changes) == {"receiver"} else "modified")
+        return rendered
 
     def bump(self, platform: str, order_id: str, when: datetime | None = None) -> None:
         """Touch an order: only its modified time moves (used by the modify_during_paging fault)."""
@@ -202,6 +219,15 @@ class SandboxState:
         order.tracking = {"carrier": carrier, "tracking_number": tracking_number}
         self.shipments.append({"platform": platform, "account": order.account, "order_id": order.order_id,
                                "carrier": carrier, "tracking_number": tracking_number, "at": now})
+        self._emit(platform, order.account, order.order_id, "shipped")
+
+    def _emit(self, platform: str, account_key: str, order_id: str, event: str) -> None:
+        """Tell the push listeners (they only queue; delivery happens in their own threads)."""
+        for listener in list(self.listeners):
+            try:
+                listener(platform, account_key, order_id, event)
+            except Exception:
+                logger.exception("sandbox push listener failed")
 
     def log_request(self, platform: str, api: str, params: dict) -> None:
         with self.lock:

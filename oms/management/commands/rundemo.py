@@ -17,6 +17,8 @@ from django.core.management.base import BaseCommand
 
 from channels.models import Shop
 
+CHANNELS2_PLATFORMS = ["amazon", "shopify", "woocommerce", "douyin"]
+
 
 class Command(BaseCommand):
     help = "Start web (127.0.0.1:8000), Celery worker and beat, and the sandbox marketplaces."
@@ -42,11 +44,14 @@ class Command(BaseCommand):
             accounts.write_text(json.dumps(self._accounts(), ensure_ascii=False, indent=1))
             start("sandbox", [python, manage, "sandbox", "--port", str(sandbox_port), "--accounts", str(accounts),
                               "--trickle"])
+        start("push", [python, manage, "run_push_consumers"])  # Channels II: TMC and PDD message socket
         start("worker", [celery, "-A", "oms", "worker", "-l", "info", "-P", "threads", "-c", "4",
                          "-n", "demo-worker@%h"])
         start("beat", [celery, "-A", "oms", "beat", "-l", "info", "-s", str(Path(settings.VAR_DIR) / "beat-schedule")])
         start("web", [python, manage, "runserver", f"127.0.0.1:{port}", "--noreload"])
         time.sleep(2)
+        if not no_sandbox:
+            self._push_callbacks(sandbox_port, port)
         self.stdout.write(self.style.SUCCESS(f"\nOMS is running: http://127.0.0.1:{port}/admin/"))
         call_command("demo_logins")
         self.stdout.write("Ctrl-C stops web, worker, beat and the sandbox.\n")
@@ -90,12 +95,29 @@ class Command(BaseCommand):
             return False
         return True
 
+    def _push_callbacks(self, sandbox_port: int, port: int) -> None:
+        """Channels II: point the sandbox's Douyin pushes and Shopify webhooks at this OMS."""
+        import requests
+
+        from channels.sandbox.state import account_key_of
+
+        for s in Shop.objects.filter(platform__in=["douyin", "shopify"]):
+            data = {"platform": s.platform, "account_key": account_key_of(s.platform, s.credentials),
+                    "url": f"http://127.0.0.1:{port}/channels/hooks/{s.platform}/{s.pk}/"}
+            for _ in range(20):
+                try:
+                    requests.post(f"http://127.0.0.1:{sandbox_port}/_control/callbacks", json=data, timeout=2)
+                    break
+                except requests.RequestException:
+                    time.sleep(0.5)
+
     @staticmethod
     def _accounts() -> list[dict]:
         """The sandbox accepts exactly the demo shops' credentials and trickles orders for the
         items those shops list (so new demo orders map to SKUs)."""
         out = []
-        for shop in Shop.objects.filter(platform__in=["taobao", "jd", "pdd"]).prefetch_related("listings__sku"):
+        for shop in Shop.objects.filter(platform__in=["taobao", "jd", "pdd", *CHANNELS2_PLATFORMS]).prefetch_related(
+                "listings__sku"):
             skus = [[lst.outer_id or lst.sku.code, lst.platform_item_id, lst.platform_sku_id, lst.sku.name,
                      str(lst.sku.reference_price or "10.00")]
                     for lst in shop.listings.all() if not lst.sku.is_combo]

@@ -49,6 +49,20 @@ TENANTS = [
     },
 ]
 
+# Channels II: an international tenant selling in USD / EUR on Amazon, Shopify and WooCommerce, and
+# a Douyin shop for the fashion tenant. These shops get no seeded orders: in `make demo` their
+# orders come from the sandbox marketplaces (pull, webhooks and push).
+CHANNELS2_TENANT = {
+    "slug": "global", "name": "环球好物 Global Goods", "prefix": "global",
+    "warehouses": [("SZ", "深圳跨境仓", "广东省", "深圳市", [], 1)],
+    "skus": [("GG-EARBUD-BLK", "Wireless earbuds, black", "49.90"), ("GG-LAMP-DESK", "LED desk lamp", "35.00"),
+             ("GG-BOTTLE-750", "Insulated bottle 750 ml", "24.50"), ("GG-CABLE-USB-C", "USB-C cable 2 m", "9.99")],
+    "combos": [],
+    "shops": [("amazon", "Global Goods Amazon US"), ("shopify", "Global Goods Shopify"),
+              ("woocommerce", "Global Goods EU (WooCommerce)")],
+}
+CHANNELS2_EXTRA_SHOPS = {"fashion": [("douyin", "服装店抖音小店")]}
+
 PLATFORM_STATUS = {"taobao": "WAIT_SELLER_SEND_GOODS", "jd": "WAIT_SELLER_STOCK_OUT", "pdd": "1"}
 
 
@@ -83,6 +97,7 @@ class Command(BaseCommand):
                 c = self._orders(tenant, shop, skus, orders)
                 totals["orders"] += orders
                 totals["created"] += c
+        self._channels2(User, logins, sandbox_url)
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(
             f"demo data ready in {elapsed:.1f}s: {totals['orders']} orders seeded ({totals['created']} new)"))
@@ -139,6 +154,37 @@ class Command(BaseCommand):
             shops.append(shop)
         return shops
 
+    def _channels2(self, User, logins, sandbox_url):
+        """Channels II demo shops (no seeded orders; idempotent)."""
+        spec = CHANNELS2_TENANT
+        tenant, _ = Tenant.objects.get_or_create(slug=spec["slug"], defaults={"name": spec["name"]})
+        for role in Role:
+            username = f"{spec['prefix']}-{role.value}"
+            user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": role.value})
+            logins.append((username, f"{tenant.name} · {role.label}"))
+        whs = self._warehouses(tenant, spec)
+        skus = self._skus(tenant, spec, whs)
+        plan = [(tenant, spec["shops"], whs, skus)]
+        for slug, shops in CHANNELS2_EXTRA_SHOPS.items():
+            other = Tenant.objects.get(slug=slug)
+            plan.append((other, shops, list(Warehouse.objects.filter(tenant=other)),
+                         {s.code: s for s in Sku.objects.filter(tenant=other, is_combo=False).order_by("code")}))
+        for t, shops, warehouses, sku_map in plan:
+            for platform, name in shops:
+                creds = demo_credentials(platform, f"{t.slug}-{platform}", sandbox_url)
+                shop, _ = Shop.objects.get_or_create(tenant=t, name=name, defaults={
+                    "platform": platform, "api_base_url": f"{sandbox_url}/{platform}", "credentials": creds,
+                    "platform_shop_id": creds.get("shop_id", ""), "safety_stock": 2, "pull_interval_minutes": 1,
+                    "high_water_mark": timezone.now() - timedelta(minutes=10)})
+                shop.warehouses.set(warehouses)
+                for j, sku in enumerate(sku_map.values()):
+                    item_id, sku_id = channels2_listing_ids(platform, j, sku.code)
+                    Listing.objects.get_or_create(tenant=t, shop=shop, platform_item_id=item_id,
+                                                  platform_sku_id=sku_id, defaults={"sku": sku, "outer_id": sku.code})
+
     def _orders(self, tenant, shop, skus, n):
         rng = random.Random(f"orders-{shop.tenant_id}-{shop.name}")
         codes = list(skus)
@@ -174,7 +220,23 @@ class Command(BaseCommand):
         return created
 
 
-def demo_credentials(platform: str, key: str) -> dict:
+def _ws_url(sandbox_url: str) -> str:
+    """The sandbox's PDD message socket listens on its port + 1."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(sandbox_url)
+    return f"ws://{parts.hostname}:{(parts.port or 80) + 1}"
+
+
+def channels2_listing_ids(platform: str, j: int, code: str) -> tuple[str, str]:
+    """(platform_item_id, platform_sku_id) of the j-th SKU on a Channels II demo shop; the sandbox
+    generates orders with the same ids (rundemo hands them over)."""
+    if platform == "amazon":
+        return code, ""  # Amazon lines map by SellerSKU
+    return f"{7100000 + j}", f"{7200000 + j}"
+
+
+def demo_credentials(platform: str, key: str, sandbox_url: str = SANDBOX_URL) -> dict:
     """The credentials demo shops use; the sandbox accepts exactly these (see `manage.py sandbox`)."""
     secret = f"{key}-secret"
     if platform == "taobao":
@@ -182,5 +244,15 @@ def demo_credentials(platform: str, key: str) -> dict:
     if platform == "jd":
         return {"app_key": key, "app_secret": secret, "access_token": f"{key}-token"}
     if platform == "pdd":
-        return {"client_id": key, "client_secret": secret, "access_token": f"{key}-token"}
+        return {"client_id": key, "client_secret": secret, "access_token": f"{key}-token",
+                "message_url": _ws_url(sandbox_url)}
+    if platform == "amazon":
+        return {"client_id": key, "client_secret": secret, "refresh_token": f"Atzr|{key}", "seller_id": "A1DEMO",
+                "marketplace_ids": "ATVPDKIKX0DER", "region": "na"}
+    if platform == "shopify":
+        return {"shop_domain": f"{key}.myshopify.com", "access_token": f"shpat_{key}", "webhook_secret": secret}
+    if platform == "woocommerce":
+        return {"consumer_key": f"ck_{key}", "consumer_secret": f"cs_{secret}"}
+    if platform == "douyin":
+        return {"app_key": key, "app_secret": secret, "shop_id": str(7000000 + sum(map(ord, key)))}
     return {"key": key, "secret": secret}
