@@ -27,6 +27,7 @@ def setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
     os.environ.setdefault("OMS_VAR_DIR", str(ROOT / "var" / "bench"))
     os.environ.setdefault("LOG_LEVEL", "ERROR")
+    os.environ.setdefault("DEBUG", "0")  # production settings: no per-query debug recording
     import psycopg
 
     dbname = BENCH_DB_URL.rsplit("/", 1)[1]

@@ -25,6 +25,7 @@ TIME_CAP_S = 20.0
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
+os.environ.setdefault("DEBUG", "0")  # production settings: no per-query debug recording
 
 
 def _worker_main(worker, idx: int, barrier, deadline, results) -> None:

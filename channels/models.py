@@ -87,12 +87,21 @@ class RawOutcome(models.TextChoices):
     FAILED = "failed", _("处理失败")
 
 
+class PayloadField(models.JSONField):
+    """A JSONField that bulk-inserts as one parameter per row. (Django's UNNEST bulk insert on
+    PostgreSQL would pass all payloads as one text array, which psycopg escapes character by
+    character in Python -- a fifth of the ingest time for big platform payloads.)"""
+
+    def get_placeholder(self, value, compiler, connection):
+        return "%s"
+
+
 class RawOrder(TenantOwned):
     """Every platform order payload as received, archived before normalisation."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="raw_orders", verbose_name=_("店铺"))
     platform_order_id = models.CharField(_("平台订单号"), max_length=64)
-    payload = models.JSONField(_("原始报文"))
+    payload = PayloadField(_("原始报文"))
     payload_hash = models.CharField(_("报文摘要"), max_length=64)
     source = models.CharField(_("来源"), max_length=20, default="pull")
     received_at = models.DateTimeField(_("接收时间"), auto_now_add=True)

@@ -9,6 +9,7 @@ import json
 import logging
 import secrets
 import traceback
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -76,14 +77,19 @@ def raw_archive(*, shop: Shop, platform_order_id: str, payload, source: str = "p
 def map_lines(*, shop: Shop, canonical) -> None:
     """Resolve each line to an internal SKU through the shop's Listings: by platform SKU id,
     else by item id, else by the merchant code (listing outer id, then SKU code)."""
+    map_lines_many(shop=shop, canonicals=[canonical])
+
+
+def map_lines_many(*, shop: Shop, canonicals: list) -> None:
+    lines = [ln for c in canonicals for ln in c.lines]
     listings = list(Listing.objects.filter(tenant_id=shop.tenant_id, shop=shop).filter(
-        Q(platform_item_id__in={ln.platform_item_id for ln in canonical.lines if ln.platform_item_id})
-        | Q(outer_id__in={ln.outer_sku_id for ln in canonical.lines if ln.outer_sku_id})
+        Q(platform_item_id__in={ln.platform_item_id for ln in lines if ln.platform_item_id})
+        | Q(outer_id__in={ln.outer_sku_id for ln in lines if ln.outer_sku_id})
     ).values_list("platform_item_id", "platform_sku_id", "outer_id", "sku_id"))
     by_sku = {(i, s): sku for i, s, _o, sku in listings if s}
     by_item = {i: sku for i, s, _o, sku in listings if not s}
     by_outer = {o: sku for _i, _s, o, sku in listings if o}
-    for ln in canonical.lines:
+    for ln in lines:
         if ln.sku_id:
             continue
         ln.sku_id = (by_sku.get((ln.platform_item_id, ln.platform_sku_id))
@@ -151,10 +157,72 @@ def raw_receive(*, shop: Shop, payload, adapter, source: str, counts: Counts) ->
 
 
 def raw_receive_page(*, shop: Shop, payloads: list, adapter, source: str, counts: Counts | None = None) -> Counts:
-    """One page of raw platform orders through archive -> normalise -> ingest."""
+    """A page of raw platform orders through archive -> normalise -> ingest, in bulk: the page
+    is archived in one statement (its own commit, before anything can fail), normalised,
+    mapped with one listing query, and ingested by orders_ingest_many in one transaction.
+    If the bulk ingest fails, the page is replayed order by order, so a bad order is recorded
+    on its own raw row and the others still land."""
     counts = counts or Counts()
+    if not payloads:
+        return counts
+    items = []  # (payload, pid, digest)
     for payload in payloads:
-        raw_receive(shop=shop, payload=payload, adapter=adapter, source=source, counts=counts)
+        try:
+            pid = str(adapter.order_id(payload))[:64]
+        except Exception:
+            pid = "unknown-" + payload_hash(payload)[:16]
+        items.append((payload, pid, payload_hash(payload)))
+    known = {(r.platform_order_id, r.payload_hash): r for r in RawOrder.objects.filter(
+        tenant_id=shop.tenant_id, shop=shop, platform_order_id__in={pid for _p, pid, _d in items})}
+    fresh, raws = [], []
+    for payload, pid, digest in items:
+        raw = known.get((pid, digest))
+        if raw is None:
+            raw = RawOrder(tenant_id=shop.tenant_id, shop=shop, platform_order_id=pid, payload=payload,
+                           payload_hash=digest, source=source)
+            known[(pid, digest)] = raw
+            fresh.append(raw)
+        raws.append(raw)
+    try:
+        with transaction.atomic():
+            RawOrder.objects.bulk_create(fresh)
+    except IntegrityError:  # a concurrent push archived some of them: take the careful path
+        for payload in payloads:
+            raw_receive(shop=shop, payload=payload, adapter=adapter, source=source, counts=counts)
+        return counts
+    todo: list[tuple[RawOrder, object]] = []
+    outcomes: dict[int, tuple[str, str]] = {}
+    for raw in dict.fromkeys(raws):  # once per distinct payload
+        counts.raw_ids.append(raw.pk)
+        if raw.outcome in (RawOutcome.CREATED, RawOutcome.UPDATED, RawOutcome.UNCHANGED) and raw not in fresh:
+            counts.add(RawOutcome.UNCHANGED)
+            continue
+        try:
+            todo.append((raw, adapter.normalize(raw.payload)))
+        except Exception as exc:
+            outcomes[raw.pk] = (RawOutcome.FAILED, f"{type(exc).__name__}: {exc}")
+    if todo:
+        map_lines_many(shop=shop, canonicals=[c for _r, c in todo])
+        try:
+            results = order_services.orders_ingest_many(tenant_id=shop.tenant_id, shop_id=shop.pk,
+                                                        canonicals=[c for _r, c in todo],
+                                                        source=f"channel:{shop.platform}")
+            for (raw, _c), result in zip(todo, results, strict=True):
+                outcomes[raw.pk] = (result.outcome, "")
+        except Exception:
+            logger.warning("tenant=%s shop=%s bulk ingest failed; replaying the page one by one",
+                           shop.tenant_id, shop.pk, exc_info=True)
+            for raw, _c in todo:
+                outcomes[raw.pk] = (raw_process(raw=raw, adapter=adapter), None)
+    by_outcome: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for raw_pk, (outcome, error) in outcomes.items():
+        counts.add(outcome)
+        if error is not None:
+            by_outcome[(outcome, error)].append(raw_pk)
+    now = timezone.now()
+    for (outcome, error), ids in by_outcome.items():
+        RawOrder.objects.filter(pk__in=ids).update(outcome=outcome, error=error, processed_at=now,
+                                                   attempts=F("attempts") + 1)
     return counts
 
 

@@ -7,6 +7,10 @@ def on_order_accepted(sender, *, tenant_id, order_id, lines, **kwargs):
     services.stock_reserve_order(tenant_id=tenant_id, order_id=order_id, lines=lines)
 
 
+def on_orders_accepted(sender, *, tenant_id, orders, **kwargs):
+    services.stock_reserve_orders(tenant_id=tenant_id, orders=orders)
+
+
 def on_order_released(sender, *, tenant_id, order_id, **kwargs):
     services.stock_release_order(tenant_id=tenant_id, order_id=order_id)
 

@@ -229,3 +229,14 @@ def reorder_points_by_level(*, tenant_id: int) -> dict[tuple[int, int], int]:
     """{(warehouse_id, sku_id): reorder point} of the per-warehouse reorder points."""
     return {(w, s): p for w, s, p in ReorderPoint.objects.filter(tenant_id=tenant_id, warehouse__isnull=False)
             .values_list("warehouse_id", "sku_id", "reorder_point")}
+
+
+def orders_shortages(*, tenant_id: int, order_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """{order_id: [(sku_id, missing quantity)]} for the orders whose reservation came back short."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for order_id, sku_id, qty in (Reservation.objects.filter(tenant_id=tenant_id, order_id__in=order_ids,
+                                                              status=ReservationStatus.SHORT)
+                                  .values("order_id", "sku_id").annotate(q=Sum("quantity"))
+                                  .values_list("order_id", "sku_id", "q")):
+        out.setdefault(order_id, []).append((sku_id, qty))
+    return out

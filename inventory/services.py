@@ -117,17 +117,28 @@ class Need:
     quantity: int
 
 
-def _needs(tenant_id: int, lines: list[dict]) -> list[Need]:
+def _combo_parts(tenant_id: int, sku_ids) -> dict[int, list[tuple[int, int]]]:
+    parts: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for combo_id, comp_id, qty in SkuComponent.objects.filter(tenant_id=tenant_id, combo_id__in=set(sku_ids)) \
+            .values_list("combo_id", "component_id", "quantity"):
+        parts[combo_id].append((comp_id, qty))
+    return parts
+
+
+def _needs(tenant_id: int, lines: list[dict], combos: dict | None = None) -> list[Need]:
+    """What the lines take from the shelves: combos replaced by their components."""
+    if combos is None:
+        combos = _combo_parts(tenant_id, {ln["sku_id"] for ln in lines})
     needs: list[Need] = []
-    combo_ids = set(
-        SkuComponent.objects.filter(tenant_id=tenant_id, combo_id__in={ln["sku_id"] for ln in lines})
-        .values_list("combo_id", flat=True)
-    )
     for ln in lines:
-        if ln["sku_id"] in combo_ids:
-            for sku_id, qty in expand_components(tenant_id, {ln["sku_id"]: ln["quantity"]}).items():
-                needs.append(Need(ln["line_id"], sku_id, qty))
-        elif ln["quantity"] > 0:
+        if ln["quantity"] <= 0:
+            continue
+        if ln["sku_id"] in combos:
+            merged: dict[int, int] = defaultdict(int)
+            for comp_id, per in combos[ln["sku_id"]]:
+                merged[comp_id] += per * ln["quantity"]
+            needs.extend(Need(ln["line_id"], sku_id, qty) for sku_id, qty in merged.items())
+        else:
             needs.append(Need(ln["line_id"], ln["sku_id"], ln["quantity"]))
     return sorted(needs, key=lambda n: (n.sku_id, n.line_id))
 
@@ -263,6 +274,84 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
         if taken:
             _note_stock_changed(tenant_id, taken)
         return complete
+
+
+def stock_reserve_orders(*, tenant_id: int, orders: list[dict]) -> None:
+    """Reserve a page of NEW orders in one pass (the bulk ingest): lock the stock rows of every
+    SKU involved (in the same global order as single reservations: sku, warehouse priority,
+    warehouse id), hand out the stock order by order in the given sequence (urgent first, then
+    oldest) -- one warehouse for a whole line when one can, else what each has -- then write the
+    level deltas, the reservations and one ledger row per reservation. Full or short per order;
+    never raises for lack of stock. Orders that already hold reservations are not for this path."""
+    if not orders:
+        return
+    with transaction.atomic():
+        combos = _combo_parts(tenant_id, {ln["sku_id"] for o in orders for ln in o["lines"]})
+        per_order = [(o["order_id"], _needs(tenant_id, o["lines"], combos)) for o in orders]
+        sku_ids = sorted({n.sku_id for _oid, needs in per_order for n in needs})
+        rows = list(
+            StockLevel.objects.select_for_update(of=("self",))
+            .filter(tenant_id=tenant_id, sku_id__in=sku_ids, warehouse__active=True)
+            .order_by("sku_id", "warehouse__priority", "warehouse_id")
+            .values_list("id", "warehouse_id", "sku_id", "on_hand", "reserved")
+        )
+        avail: dict[int, int] = {}
+        by_sku: dict[int, list[tuple[int, int]]] = defaultdict(list)  # sku -> [(level_id, warehouse_id)]
+        for lid, wid, sid, on_hand, reserved in rows:
+            avail[lid] = on_hand - reserved
+            by_sku[sid].append((lid, wid))
+        delta: dict[int, int] = defaultdict(int)
+        reservations: list[Reservation] = []
+        movements: list[StockMovement] = []
+        for order_id, needs in per_order:
+            reference = f"order:{order_id}"
+            for need in needs:
+                remaining = need.quantity
+                takes: list[tuple[int, int, int]] = []
+                candidates = by_sku.get(need.sku_id, [])
+                whole = next(((lid, wid) for lid, wid in candidates if avail[lid] >= remaining), None)
+                if whole is not None:
+                    takes.append((whole[0], whole[1], remaining))
+                    remaining = 0
+                else:
+                    for lid, wid in candidates:
+                        take = min(avail[lid], remaining)
+                        if take > 0:
+                            takes.append((lid, wid, take))
+                            remaining -= take
+                        if not remaining:
+                            break
+                for lid, wid, qty in takes:
+                    avail[lid] -= qty
+                    delta[lid] += qty
+                    reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
+                                                    sku_id=need.sku_id, warehouse_id=wid, quantity=qty))
+                    movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=wid, sku_id=need.sku_id,
+                                                   kind=MovementKind.RESERVE, reserved_delta=qty, reference=reference))
+                if remaining:
+                    reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
+                                                    sku_id=need.sku_id, warehouse=None, quantity=remaining,
+                                                    status=ReservationStatus.SHORT))
+        if delta:
+            _add_reserved(delta)
+        Reservation.objects.bulk_create(reservations, batch_size=1000)
+        StockMovement.objects.bulk_create(movements, batch_size=1000)
+        if movements:
+            _note_stock_changed(tenant_id, {m.sku_id for m in movements})
+
+
+def _add_reserved(delta: dict[int, int]) -> None:
+    """reserved += delta per locked level (one statement on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(%s, %s)"] * len(delta))
+        params = [x for item in sorted(delta.items()) for x in item]
+        with connection.cursor() as cur:
+            cur.execute(
+                f"UPDATE inventory_stocklevel AS s SET reserved = s.reserved + v.d "  # noqa: S608 (placeholders only)
+                f"FROM (VALUES {values}) AS v(id, d) WHERE s.id = v.id", params)
+        return
+    for lid, qty in sorted(delta.items()):
+        StockLevel.objects.filter(pk=lid).update(reserved=F("reserved") + qty)
 
 
 def _release(tenant_id: int, order_id: int, rows: list[Reservation], reference: str) -> None:

@@ -16,6 +16,12 @@ from django.dispatch import Signal
 #: Inventory reserves (a full or short reservation, never raises).
 order_accepted = Signal()
 
+#: orders bulk ingest, when a page of NEW paid orders enters at once. tenant_id: int,
+#: orders: list[dict(order_id: int, lines: list[dict(line_id, sku_id, quantity)])], in the order
+#: they should be served (urgent first, then oldest). Inventory reserves them all in one pass
+#: (full or short per order, never raises).
+orders_accepted = Signal()
+
 #: orders services: cancel, split, merge, refund. tenant_id: int, order_id: int.
 #: Inventory releases every active reservation of the order.
 order_released = Signal()
@@ -44,6 +50,7 @@ low_stock_alert_raised = Signal()
 
 ALL_SIGNALS = {
     "order_accepted": order_accepted,
+    "orders_accepted": orders_accepted,
     "order_released": order_released,
     "shipment_shipped": shipment_shipped,
     "return_received": return_received,

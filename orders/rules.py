@@ -211,7 +211,7 @@ def check_high_value(order: Order, setting: RuleSetting, ctx) -> list[Finding]:
 
 
 def check_blacklist(order: Order, setting: RuleSetting, ctx) -> list[Finding]:
-    entries = list(Blacklist.objects.filter(tenant_id=order.tenant_id))
+    entries = ctx.blacklist if ctx.blacklist is not None else list(Blacklist.objects.filter(tenant_id=order.tenant_id))
     if not entries:
         return []
     phone = normalise_mobile(order.receiver_phone)
@@ -239,6 +239,19 @@ def check_duplicate(order: Order, setting: RuleSetting, ctx) -> list[Finding]:
         return []
     minutes = int(setting.threshold or 0)
     window = timedelta(minutes=minutes)
+    mine = _line_signature(ctx.lines)
+    if ctx.recent is not None:  # preloaded by the bulk ingest: (pk, placed_at, platform, nick, pid, signature)
+        for pk, placed_at, platform, nick, pid, signature in ctx.recent:
+            if (pk == order.pk or platform != order.platform or nick != order.buyer_nick
+                    or not (order.placed_at - window <= placed_at <= order.placed_at)
+                    or not (placed_at < order.placed_at or pk < order.pk)):
+                continue
+            if signature == mine:
+                gap = int((order.placed_at - placed_at).total_seconds() // 60)
+                return [Finding(HoldReason.DUPLICATE, _(
+                    "与订单 %(pid)s 买家 %(b)s 和商品相同，下单间隔 %(m)d 分钟") % {
+                    "pid": pid, "b": order.buyer_nick, "m": gap})]
+        return []
     candidates = (
         Order.objects.filter(tenant_id=order.tenant_id, platform=order.platform, buyer_nick=order.buyer_nick,
                              kind=OrderKind.NORMAL, placed_at__gte=order.placed_at - window,
@@ -247,7 +260,6 @@ def check_duplicate(order: Order, setting: RuleSetting, ctx) -> list[Finding]:
         .filter(Q(placed_at__lt=order.placed_at) | Q(pk__lt=order.pk))
         .prefetch_related("lines").order_by("placed_at", "id")
     )
-    mine = _line_signature(ctx.lines)
     for other in candidates:
         if _line_signature(other.lines.all()) == mine:
             gap = int((order.placed_at - other.placed_at).total_seconds() // 60)
@@ -279,15 +291,28 @@ class Context:
     lines: list
     skus: dict
     tenant_currency: str
+    #: preloaded by a bulk ingest (None: the rule queries for itself)
+    blacklist: list | None = None
+    recent: list | None = None
 
 
-def evaluate(order: Order, *, tenant_currency: str = "CNY") -> dict[str, str]:
-    """Run every enabled rule: {hold reason: message} (messages of one reason joined)."""
-    settings_ = rule_settings(tenant_id=order.tenant_id)
-    lines = [ln for ln in order.lines.all() if ln.refund_status != "refunded"]
-    sku_ids = {ln.sku_id for ln in lines if ln.sku_id}
-    skus = {s.pk: s for s in Sku.objects.filter(tenant_id=order.tenant_id, pk__in=sku_ids)} if sku_ids else {}
-    ctx = Context(lines, skus, tenant_currency)
+def line_signature(lines) -> Counter:
+    return _line_signature(lines)
+
+
+def evaluate(order: Order, *, tenant_currency: str = "CNY", settings: dict | None = None, lines: list | None = None,
+             skus: dict | None = None, blacklist: list | None = None, recent: list | None = None) -> dict[str, str]:
+    """Run every enabled rule: {hold reason: message} (messages of one reason joined).
+    A bulk caller passes what it preloaded for a whole page (settings, lines, skus, blacklist,
+    recent orders of the same buyers) so the rules need no query of their own."""
+    settings_ = settings if settings is not None else rule_settings(tenant_id=order.tenant_id)
+    if lines is None:
+        lines = list(order.lines.all())
+    lines = [ln for ln in lines if ln.refund_status != "refunded"]
+    if skus is None:
+        sku_ids = {ln.sku_id for ln in lines if ln.sku_id}
+        skus = {s.pk: s for s in Sku.objects.filter(tenant_id=order.tenant_id, pk__in=sku_ids)} if sku_ids else {}
+    ctx = Context(lines, skus, tenant_currency, blacklist, recent)
     out: dict[str, list[str]] = {}
     for code, fn in RULES.items():
         setting = settings_[code]

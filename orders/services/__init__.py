@@ -16,6 +16,7 @@ from .allocation import (
     orders_allocate_queue,
     orders_auto_merge,
 )
+from .bulk import orders_ingest_many
 from .core import (
     IngestResult,
     OrderActionError,
@@ -50,7 +51,7 @@ __all__ = [
     "merge_blockers", "order_add_note", "order_allocate", "order_approve", "order_cancel", "order_change_receiver",
     "order_hold", "order_ingest", "order_merge", "order_reprocess", "order_review", "order_set_urgent",
     "order_split", "order_transition", "order_unmerge", "order_unsplit", "orders_allocate_queue",
-    "orders_auto_merge", "orders_retry_stock", "return_cancel", "return_create_exchange", "return_inspect",
+    "orders_auto_merge", "orders_ingest_many", "orders_retry_stock", "return_cancel", "return_create_exchange", "return_inspect",
     "return_receive", "return_request_create", "return_restock", "return_set_refund", "return_sync_platform",
     "return_write_off",
 ]

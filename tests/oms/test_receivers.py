@@ -18,6 +18,7 @@ def test_the_complete_list_of_connected_receivers():
     connected = {name: _receivers(sig) for name, sig in signals.ALL_SIGNALS.items()}
     assert connected == {
         "order_accepted": ["inventory.receivers.on_order_accepted"],
+        "orders_accepted": ["inventory.receivers.on_orders_accepted"],
         "order_released": ["inventory.receivers.on_order_released"],
         "shipment_shipped": ["channels.receivers.on_shipment_shipped", "inventory.receivers.on_shipment_shipped",
                              "notifications.receivers.on_shipment_shipped"],

@@ -1,0 +1,130 @@
+"""The bulk page ingest writes exactly what the one-order path writes, order for order."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db.models import Sum
+
+from channels import services as channel_services
+from channels.adapters import get_adapter
+from channels.models import Listing
+from channels.sandbox import generator as gen
+from channels.sandbox import taobao as fake_taobao
+from inventory import services as stock
+from inventory.models import Reservation, StockLevel, StockMovement
+from orders.models import Blacklist, Hold, Order, OrderEvent
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+SKUS = [tuple(s) for s in gen.DEFAULT_SKUS]
+
+
+def world(tenant):
+    shop = factories.ShopFactory(tenant=tenant, platform="taobao", name="淘宝店")
+    w1 = factories.WarehouseFactory(tenant=tenant, code="A", priority=1)
+    w2 = factories.WarehouseFactory(tenant=tenant, code="B", priority=2)
+    for n, (outer, item, sku_id, title, price) in enumerate(SKUS[:-1]):  # the last SKU stays unmapped
+        sku = factories.SkuFactory(tenant=tenant, code=outer, name=title, reference_price=price)
+        stock.stock_receive(tenant_id=tenant.pk, warehouse_id=w1.pk, sku_id=sku.pk, quantity=3 + n)
+        stock.stock_receive(tenant_id=tenant.pk, warehouse_id=w2.pk, sku_id=sku.pk, quantity=2)
+        Listing.objects.create(tenant=tenant, shop=shop, sku=sku, platform_item_id=item, platform_sku_id=sku_id)
+    Blacklist.objects.create(tenant=tenant, kind="phone", value="13800000000")
+    return shop
+
+
+def payloads(n=80):
+    import random
+
+    rng = random.Random(5)
+    end = gen.truncate(gen.datetime.now(gen.CN_TZ)) - timedelta(minutes=5)
+    out = []
+    for i in range(n):
+        order = gen.make_order("taobao", "acc", str(5_000_000_000 + i * 10), rng, start=end - timedelta(hours=3),
+                               end=end, skus=SKUS)
+        if i % 7 == 0:  # a duplicate of the previous buyer's order, minutes later
+            prev = out[-1][1] if out else None
+            if prev is not None:
+                order.buyer_nick = prev.buyer_nick
+                order.lines = [gen.SandboxLine(**{**ln.__dict__, "line_id": str(int(order.order_id) + k + 1)})
+                               for k, ln in enumerate(prev.lines)]
+                order.created = prev.created + timedelta(minutes=3)
+        if i % 11 == 0:
+            order.receiver["phone"] = "13800000000"
+        out.append((fake_taobao.render(order), order))
+    out.sort(key=lambda pair: (pair[1].paid_at or pair[1].created, pair[1].order_id))
+    return [p for p, _o in out]
+
+
+def snapshot(tenant):
+    orders = {}
+    for o in Order.objects.filter(tenant=tenant).prefetch_related("holds", "events", "lines"):
+        res = Counter((r.sku.code, r.warehouse.code if r.warehouse else None, r.quantity, r.status)
+                      for r in Reservation.objects.filter(tenant=tenant, order_id=o.pk).select_related("sku", "warehouse"))
+        orders[o.platform_order_id] = {
+            "status": o.status,
+            "holds": sorted((h.reason, h.detail) for h in o.holds.all()),
+            "events": sorted((e.type, e.message, str(e.before), str(e.after)) for e in o.events.all()),
+            "lines": sorted((ln.platform_line_id, ln.sku.code if ln.sku else None, ln.quantity) for ln in o.lines.all()),
+            "reservations": res,
+        }
+    levels = {(lv.warehouse.code, lv.sku.code): (lv.on_hand, lv.reserved)
+              for lv in StockLevel.objects.filter(tenant=tenant).select_related("warehouse", "sku")}
+    return orders, levels
+
+
+def test_bulk_page_ingest_matches_the_one_by_one_path(tenant, other_tenant):
+    data = payloads()
+    shop_a, shop_b = world(tenant), world(other_tenant)
+    adapter_a, adapter_b = get_adapter(shop_a), get_adapter(shop_b)
+    counts_a = channel_services.Counts()
+    for p in data:
+        channel_services.raw_receive(shop=shop_a, payload=p, adapter=adapter_a, source="pull", counts=counts_a)
+    counts_b = channel_services.Counts()
+    for i in range(0, len(data), 25):
+        channel_services.raw_receive_page(shop=shop_b, payloads=data[i:i + 25], adapter=adapter_b, source="pull",
+                                          counts=counts_b)
+    assert counts_a.summary() == counts_b.summary()
+    orders_a, levels_a = snapshot(tenant)
+    orders_b, levels_b = snapshot(other_tenant)
+    assert set(orders_a) == set(orders_b)
+    for pid in orders_a:
+        assert orders_a[pid] == orders_b[pid], pid
+    assert levels_a == levels_b
+    # the mix really exercised every branch
+    statuses = Counter(o["status"] for o in orders_b.values())
+    reasons = Counter(r for o in orders_b.values() for r, _d in o["holds"])
+    assert statuses["approved"] and statuses["on_hold"] and statuses["cancelled"]
+    assert {"out_of_stock", "unmapped_sku", "blacklist", "duplicate"} <= set(reasons)
+    for t in (tenant, other_tenant):
+        for lv in StockLevel.objects.filter(tenant=t):
+            agg = StockMovement.objects.filter(warehouse=lv.warehouse, sku=lv.sku).aggregate(
+                oh=Sum("on_hand_delta"), rs=Sum("reserved_delta"))
+            assert (lv.on_hand, lv.reserved) == (agg["oh"], agg["rs"])
+
+
+def test_a_repulled_page_is_unchanged_and_a_page_with_known_orders_updates_them(tenant):
+    data = payloads(30)
+    shop = world(tenant)
+    adapter = get_adapter(shop)
+    first = channel_services.raw_receive_page(shop=shop, payloads=data, adapter=adapter, source="pull")
+    assert first.created == 30
+    before = (Order.objects.count(), OrderEvent.objects.count(), StockMovement.objects.count(), Hold.objects.count())
+    again = channel_services.raw_receive_page(shop=shop, payloads=data, adapter=adapter, source="pull")
+    assert again.summary() == {"received": 30, "created": 0, "updated": 0, "unchanged": 30, "failed": 0}
+    assert (Order.objects.count(), OrderEvent.objects.count(), StockMovement.objects.count(),
+            Hold.objects.count()) == before
+
+
+def test_a_bad_payload_in_a_page_is_archived_failed_and_the_rest_land(tenant):
+    data = payloads(10)
+    shop = world(tenant)
+    broken = dict(data[3])
+    broken["payment"] = "garbage"
+    data[3] = broken
+    counts = channel_services.raw_receive_page(shop=shop, payloads=data, adapter=get_adapter(shop), source="pull")
+    assert (counts.created, counts.failed) == (9, 1)
+    assert Order.objects.count() == 9
