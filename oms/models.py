@@ -59,3 +59,44 @@ class TenantOwned(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ImportJob(TenantOwned):
+    """One uploaded import file (orders, SKUs, SKU mappings, stock levels): big files are
+    validated and written by a Celery task; this row carries its status, progress and problems."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        VALIDATING = "validating", _("校验中")
+        WRITING = "writing", _("写入中")
+        DONE = "done", _("已完成")
+        INVALID = "invalid", _("有错误，未导入")
+        FAILED = "failed", _("出错")
+
+    kind = models.CharField(_("导入类型"), max_length=20)
+    original_name = models.CharField(_("文件名"), max_length=255, blank=True)
+    file_path = models.CharField(_("文件"), max_length=255)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已处理"), default=0)
+    errors = models.JSONField(_("问题"), default=list, blank=True)
+    result = models.JSONField(_("结果"), default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("操作人"))
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导入任务")
+        verbose_name_plural = _("导入任务")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="importjob_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind}"
+
+    @property
+    def percent(self) -> int:
+        if self.status in (self.Status.DONE, self.Status.INVALID, self.Status.FAILED):
+            return 100
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
