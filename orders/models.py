@@ -63,6 +63,11 @@ class Order(TenantOwned):
             models.Index(fields=["tenant", "status", "paid_at"], name="order_tenant_status_paid"),
             models.Index(fields=["tenant", "platform_order_id"], name="order_tenant_pid"),
             models.Index(fields=["tenant", "receiver_phone"], name="order_tenant_phone"),
+            # customer-service lookup (exact matches) and the worklists' keyset sort
+            models.Index(fields=["tenant", "receiver_name"], name="order_tenant_receiver"),
+            models.Index(fields=["tenant", "buyer_nick"], name="order_tenant_buyer"),
+            models.Index(fields=["tenant", "status", "-urgent", "paid_at", "id"], name="order_worklist_sort"),
+            models.Index(fields=["tenant", "kind", "paid_at"], name="order_tenant_kind_paid"),
         ]
 
     @property

@@ -11,10 +11,10 @@ ROOT = Path(settings.BASE_DIR)
 def test_compose_has_the_production_services_and_their_commands_exist():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat", "push"}
     assert services["postgres"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7")
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "beat", "push"):
         svc = services[name]
         assert svc["build"] == "."
         assert svc["env_file"] == ".env"
@@ -23,6 +23,9 @@ def test_compose_has_the_production_services_and_their_commands_exist():
     assert "manage.py migrate" in web and "gunicorn oms.wsgi:application" in web
     assert services["worker"]["command"][:3] == ["celery", "-A", "oms"] and "worker" in services["worker"]["command"]
     assert "beat" in services["beat"]["command"]
+    from django.core.management import get_commands
+
+    assert services["push"]["command"][2] in get_commands()
     # what the commands refer to exists
     from oms import celery, wsgi  # noqa: F401
 

@@ -44,6 +44,15 @@ class Command(BaseCommand):
             accounts.write_text(json.dumps(self._accounts(), ensure_ascii=False, indent=1))
             start("sandbox", [python, manage, "sandbox", "--port", str(sandbox_port), "--accounts", str(accounts),
                               "--trickle"])
+        if not no_sandbox:
+            from oms.management.commands.seed_demo import SMS_DEMO_ACCOUNT
+
+            carriers = Path(settings.VAR_DIR) / "carrier_accounts.json"
+            carriers.write_text(json.dumps(self._carrier_accounts(), ensure_ascii=False, indent=1))
+            # a tracking timeline "hour" lasts 20 s, so parcels move while you watch
+            start("carriers", [python, manage, "carrier_sandbox", "--port", "8768", "--accounts", str(carriers),
+                               "--hour-seconds", "20"])
+            start("sms", [python, manage, "sms_sandbox", "--port", "8767", "--account", ":".join(SMS_DEMO_ACCOUNT)])
         start("push", [python, manage, "run_push_consumers"])  # Channels II: TMC and PDD message socket
         start("worker", [celery, "-A", "oms", "worker", "-l", "info", "-P", "threads", "-c", "4",
                          "-n", "demo-worker@%h"])
@@ -54,7 +63,8 @@ class Command(BaseCommand):
             self._push_callbacks(sandbox_port, port)
         self.stdout.write(self.style.SUCCESS(f"\nOMS is running: http://127.0.0.1:{port}/admin/"))
         call_command("demo_logins")
-        self.stdout.write("Ctrl-C stops web, worker, beat and the sandbox.\n")
+        self.stdout.write("Ctrl-C stops web, worker, beat and the sandboxes "
+                          "(marketplaces :8765, carriers :8768, SMS :8767).\n")
 
         stopping = False
 
@@ -110,6 +120,12 @@ class Command(BaseCommand):
                     break
                 except requests.RequestException:
                     time.sleep(0.5)
+
+    @staticmethod
+    def _carrier_accounts() -> list[dict]:
+        from logistics.models import CarrierAccount
+
+        return [{"provider": a.provider, "credentials": a.credentials} for a in CarrierAccount.objects.all()]
 
     @staticmethod
     def _accounts() -> list[dict]:

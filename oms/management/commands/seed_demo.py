@@ -24,6 +24,18 @@ from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
 
 DEMO_PASSWORD = "demo-pass-2026"
 SANDBOX_URL = "http://127.0.0.1:8765"
+CARRIER_SANDBOX_URL = "http://127.0.0.1:8768"
+SMS_SANDBOX_URL = "http://127.0.0.1:8767/"
+SMS_DEMO_ACCOUNT = ("demo-sms-key", "demo-sms-secret")
+
+#: (carrier, service code, name, promised hours, product code, default?)
+DEMO_SERVICES = [("SF", "standard", "标快", 48, "2", True), ("SF", "express", "特快", 24, "1", False),
+                 ("YTO", "standard", "标准快递", 72, "", True), ("ZTO", "standard", "标准快递", 72, "", True),
+                 ("YUNDA", "standard", "标准快递", 72, "", True), ("STO", "standard", "标准快递", 72, "", True)]
+#: carrier -> (near zone first/additional, far zone first/additional), CNY per kg
+DEMO_RATES = {"SF": (("12", "2"), ("18", "6")), "YTO": (("5", "1"), ("8", "3")), "ZTO": (("5.5", "1"), ("8.5", "3")),
+              "YUNDA": (("5.2", "1.2"), ("8.2", "3")), "STO": (("5.8", "1"), ("9", "3"))}
+NEAR_ZONE = ["浙江省", "上海市", "江苏省", "安徽省"]
 
 TENANTS = [
     {
@@ -98,12 +110,66 @@ class Command(BaseCommand):
                 totals["orders"] += orders
                 totals["created"] += c
         self._channels2(User, logins, sandbox_url)
+        for tenant in Tenant.objects.filter(slug__in=[t["slug"] for t in TENANTS]):
+            self._logistics(tenant)
+            self._notifications(tenant)
+            self._stock_watch(tenant)
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(
             f"demo data ready in {elapsed:.1f}s: {totals['orders']} orders seeded ({totals['created']} new)"))
         self.stdout.write(f"logins (password for all: {DEMO_PASSWORD}):")
         for username, what in logins:
             self.stdout.write(f"  {username:<22} {what}")
+
+    def _logistics(self, tenant):
+        """Carrier services, rate tables, an urgent-order rule and sandbox carrier accounts."""
+        from logistics.models import Carrier, CarrierAccount, CarrierRate, CarrierRule, CarrierService
+
+        carriers = {c.code: c for c in Carrier.objects.all()}
+        services = {}
+        for code, svc, name, hours, product, default in DEMO_SERVICES:
+            services[(code, svc)], _ = CarrierService.objects.get_or_create(
+                tenant=tenant, carrier=carriers[code], code=svc,
+                defaults={"name": name, "promised_hours": hours, "product_code": product, "is_default": default})
+        for code, ((nf, na), (ff, fa)) in DEMO_RATES.items():
+            for zone, provinces, first, extra in (("江浙沪皖", NEAR_ZONE, nf, na), ("全国其他", [], ff, fa)):
+                CarrierRate.objects.get_or_create(tenant=tenant, carrier=carriers[code], service=None, zone=zone,
+                                                  defaults={"provinces": provinces, "first_price": Decimal(first),
+                                                            "additional_price": Decimal(extra)})
+        CarrierRule.objects.get_or_create(tenant=tenant, name="加急订单", defaults={
+            "priority": 1, "urgent": True, "carrier": carriers["SF"], "service": "express"})
+        CarrierRule.objects.get_or_create(tenant=tenant, name="买家指定顺丰", defaults={
+            "priority": 2, "buyer_express_keywords": "顺丰,SF", "carrier": carriers["SF"], "service": "standard"})
+        key = f"{tenant.slug}-carrier"
+        for provider, creds in (
+            ("sf", {"partner_id": f"{key}-sf", "check_word": f"{key}-checkword", "monthly_card": "7551234567"}),
+            ("cainiao", {"app_key": f"{key}-top", "app_secret": f"{key}-top-secret", "session": f"{key}-session",
+                         "sign_method": "md5"}),
+            ("kuaidi100", {"customer": f"{key}-k100", "key": f"{key}-k100-key"}),
+        ):
+            CarrierAccount.objects.get_or_create(tenant=tenant, provider=provider, defaults={
+                "name": f"演示 {provider}", "api_base_url": f"{CARRIER_SANDBOX_URL}/{provider}", "credentials": creds})
+
+    def _notifications(self, tenant):
+        from notifications.models import Contact, SmsAccount
+
+        SmsAccount.objects.get_or_create(tenant=tenant, defaults={
+            "sign_name": tenant.name[:50], "api_base_url": SMS_SANDBOX_URL,
+            "credentials": {"access_key_id": SMS_DEMO_ACCOUNT[0], "access_key_secret": SMS_DEMO_ACCOUNT[1]}})
+        Contact.objects.get_or_create(tenant=tenant, name="采购 王经理", defaults={
+            "email": f"purchasing@{tenant.slug}.example.com", "phone": "13912345678", "is_purchasing": True})
+
+    def _stock_watch(self, tenant):
+        """Reorder points (so the low-stock list has content) and a first transfer suggestion run."""
+        from inventory.models import ReorderPoint
+
+        for sku in Sku.objects.filter(tenant=tenant, is_combo=False).order_by("code"):
+            if not ReorderPoint.objects.filter(tenant=tenant, sku=sku, warehouse=None).exists():
+                stock.reorder_point_set(tenant_id=tenant.pk, sku_id=sku.pk, warehouse_id=None, reorder_point=30,
+                                        reorder_quantity=100)
+        stock.low_stock_evaluate(tenant_id=tenant.pk,
+                                 sku_ids=list(Sku.objects.filter(tenant=tenant).values_list("pk", flat=True)))
+        stock.transfer_suggest(tenant_id=tenant.pk)
 
     def _warehouses(self, tenant, spec):
         out = []
