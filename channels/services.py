@@ -434,22 +434,34 @@ def listing_push(*, tenant_id: int, listing_id: int, version: int | None = None,
 
 
 def shipment_confirm(*, tenant_id: int, order_id: int, shipment_id: int, carrier_code: str,
-                     tracking_number: str, attempt: int = 1) -> ChannelCall:
+                     tracking_number: str, attempt: int = 1) -> list[ChannelCall]:
+    """Tell each platform order this shipment carries (one, or every source of a merged/split
+    order) that it shipped. Idempotent per platform order; an exchange order (our own
+    replacement, unknown to the platform) and platform-fulfilled orders confirm nothing."""
+    from orders.selectors import order_platform_refs
+
     order = Order.objects.select_related("shop").get(tenant_id=tenant_id, pk=order_id)
-    call = ChannelCall(tenant_id=tenant_id, shop=order.shop, kind=ChannelCall.Kind.CONFIRM_SHIPMENT,
-                       reference=f"{order.platform_order_id}:{tracking_number}", attempt=attempt)
-    if ChannelCall.objects.filter(tenant_id=tenant_id, shop=order.shop, kind=call.kind, reference=call.reference,
-                                  ok=True).exists():
-        return call  # already confirmed: a retried task is harmless
-    if order.shop.platform == "manual" or order.fulfilled_by_platform:
-        return call
-    try:
-        get_adapter(order.shop).confirm_shipment(order=order, carrier_code=carrier_code,
-                                                 tracking_number=tracking_number)
-        call.ok = True
-    except AdapterError as exc:
-        call.error = f"[{exc.code}] {exc}" if exc.code else str(exc)
+    if order.fulfilled_by_platform or order.kind == "exchange":
+        return []
+    calls = []
+    for shop_id, platform_order_id in order_platform_refs(order=order):
+        target = Order.objects.select_related("shop").get(tenant_id=tenant_id, shop_id=shop_id,
+                                                          platform_order_id=platform_order_id)
+        if target.shop.platform == "manual":
+            continue
+        call = ChannelCall(tenant_id=tenant_id, shop=target.shop, kind=ChannelCall.Kind.CONFIRM_SHIPMENT,
+                           reference=f"{platform_order_id}:{tracking_number}"[:64], attempt=attempt)
+        if ChannelCall.objects.filter(tenant_id=tenant_id, shop=target.shop, kind=call.kind,
+                                      reference=call.reference, ok=True).exists():
+            continue  # already confirmed: a retried task is harmless
+        try:
+            get_adapter(target.shop).confirm_shipment(order=target, carrier_code=carrier_code,
+                                                      tracking_number=tracking_number)
+            call.ok = True
+        except AdapterError as exc:
+            call.error = f"[{exc.code}] {exc}" if exc.code else str(exc)
+            call.save()
+            raise
         call.save()
-        raise
-    call.save()
-    return call
+        calls.append(call)
+    return calls

@@ -47,11 +47,11 @@ def push_listing(self, tenant_id: int, listing_id: int, version: int | None = No
 def confirm_shipment(self, tenant_id: int, order_id: int, shipment_id: int, carrier_code: str,
                      tracking_number: str) -> bool:
     try:
-        call = services.shipment_confirm(tenant_id=tenant_id, order_id=order_id, shipment_id=shipment_id,
-                                         carrier_code=carrier_code, tracking_number=tracking_number,
-                                         attempt=self.request.retries + 1)
+        calls = services.shipment_confirm(tenant_id=tenant_id, order_id=order_id, shipment_id=shipment_id,
+                                          carrier_code=carrier_code, tracking_number=tracking_number,
+                                          attempt=self.request.retries + 1)
     except AdapterError as exc:
         if not exc.retryable:
             return False
         raise self.retry(exc=exc, countdown=min(1800, 5 * 2 ** self.request.retries))
-    return call.ok
+    return all(c.ok for c in calls)

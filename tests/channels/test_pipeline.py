@@ -346,3 +346,28 @@ def test_ingest_payload_command_prints_a_summary(tenant, sandbox, tmp_path, caps
     call_command("ingest_payload", "--tenant", tenant.slug, "--shop", "淘宝店", str(f))
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out == {"received": 3, "created": 0, "updated": 0, "unchanged": 3, "failed": 0}
+
+
+@pytest.mark.django_db
+def test_a_merged_order_confirms_the_shipment_to_every_source_order(tenant, sandbox, now):
+    from orders import services as order_services
+
+    shop = make_shop(tenant, sandbox, "taobao")
+    Shop.objects.filter(pk=shop.pk).update(high_water_mark=now - timedelta(hours=1))
+    ids = sandbox.state.generate_orders("taobao", ACCOUNT_KEYS["taobao"], 2, seed=31, status="paid",
+                                        start=now - timedelta(minutes=50), end=now - timedelta(minutes=10))
+    first = sandbox.state._get("taobao", ids[0])
+    second = sandbox.state._get("taobao", ids[1])
+    second.buyer_nick, second.receiver = first.buyer_nick, dict(first.receiver)
+    second.buyer_note = first.buyer_note = second.seller_note = first.seller_note = ""
+    pull(shop, sandbox, now)
+    orders = list(Order.objects.filter(shop=shop).order_by("pk"))
+    merged = order_services.order_merge(orders=orders)
+    calls = services.shipment_confirm(tenant_id=tenant.pk, order_id=merged.pk, shipment_id=1, carrier_code="SF",
+                                      tracking_number="SF1234567890")
+    assert len(calls) == 2 and all(c.ok for c in calls)
+    assert sorted(s["order_id"] for s in sandbox.state.shipments) == sorted(ids)
+    # a retried task confirms nothing twice
+    assert services.shipment_confirm(tenant_id=tenant.pk, order_id=merged.pk, shipment_id=1, carrier_code="SF",
+                                     tracking_number="SF1234567890") == []
+    assert len(sandbox.state.shipments) == 2
