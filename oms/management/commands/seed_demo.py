@@ -192,7 +192,7 @@ class Command(BaseCommand):
             for i, wh in enumerate(whs):
                 if not StockMovement.objects.filter(tenant=tenant, warehouse=wh, sku=sku).exists():
                     # the last SKU is scarce so that some orders go on hold "out of stock"
-                    qty = 3 if code == spec["skus"][-1][0] else rng.randint(20, 120) // (i + 1)
+                    qty = 3 if code == spec["skus"][-1][0] else rng.randint(120, 320) // (i + 1)
                     stock.stock_receive(tenant_id=tenant.pk, warehouse_id=wh.pk, sku_id=sku.pk, quantity=qty,
                                         reference="seed", note="期初库存")
         for code, name, price, parts in spec["combos"]:
@@ -260,7 +260,11 @@ class Command(BaseCommand):
             placed = base - timedelta(minutes=37 * (n - k))
             province, city, district, detail = demo_data.address(rng)
             lines = []
-            for li, code in enumerate(rng.sample(codes, rng.choice([1, 1, 1, 2, 3]))):
+            # the scarce SKU (last of the list) is in a few orders only: those go on hold "缺货"
+            scarce = [[c for c in codes if not skus[c].is_combo][-1]]
+            common = [c for c in codes if c not in scarce]
+            picked = rng.sample(common, rng.choice([1, 1, 1, 2, 3])) + (scarce if rng.random() < 0.06 else [])
+            for li, code in enumerate(picked):
                 qty = rng.choice([1, 1, 1, 2])
                 price = skus[code].reference_price or Decimal("10")
                 lines.append(CanonicalLine(f"{k}-{li}", qty, price, title=skus[code].name, outer_sku_id=code,
