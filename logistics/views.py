@@ -156,7 +156,7 @@ class BulkShipView(TenantViewMixin, TemplateView):
         ids = _ids(request.POST.getlist("order"))
         try:
             job = services.bulk_ship_start(tenant_id=self.tenant.pk, order_ids=ids, actor=request.user,
-                                           include_pick_list=bool(request.POST.get("pick_list", "1")))
+                                           include_pick_list=request.POST.get("pick_list") == "1")
         except services.ShipmentError as exc:
             messages.error(request, str(exc))
             return redirect("logistics:bulk_ship")
