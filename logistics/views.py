@@ -252,7 +252,10 @@ def track(request):
     status = 200
     number = (request.POST.get("number") or request.GET.get("number") or "").strip()[:64]
     digits = (request.POST.get("phone") or request.GET.get("phone") or "").strip()[:8]
-    if number or digits:
+    if not number and not digits and request.GET.get("order"):
+        # the link in the buyer's "shipped" SMS: fill in the order number, ask for the digits
+        ctx["number"] = request.GET["order"].strip()[:64]
+    elif number or digits:
         ctx["number"] = number
         ip_over = _hit(f"track:ip:{_client_ip(request)}", PUBLIC_IP_LIMIT)
         num_over = _hit(f"track:num:{number.upper()}", PUBLIC_NUMBER_LIMIT) if number else False

@@ -102,3 +102,11 @@ def test_english(client, parcel):
     assert "No matching order" in html
     zh = client.get("/logistics/track/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "物流查询" in zh
+
+
+def test_the_sms_link_fills_in_the_order_number_and_asks_for_the_digits(client, db):
+    resp = client.get("/logistics/track/?order=TB123456")
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert 'value="TB123456"' in html
+    assert "暂无" not in html and "未找到" not in html

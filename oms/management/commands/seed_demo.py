@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from channels.models import Listing, Shop
 from inventory import services as stock
-from inventory.models import Sku, SkuComponent, StockMovement, Warehouse
+from inventory.models import Sku, SkuComponent, StockLevel, StockMovement, Warehouse
 from oms import demo_data
 from oms.models import Membership, Tenant
 from oms.roles import Role
@@ -195,6 +195,9 @@ class Command(BaseCommand):
                     qty = 3 if code == spec["skus"][-1][0] else rng.randint(120, 320) // (i + 1)
                     stock.stock_receive(tenant_id=tenant.pk, warehouse_id=wh.pk, sku_id=sku.pk, quantity=qty,
                                         reference="seed", note="期初库存")
+                    # a bin location for the pick list (not a quantity: no ledger row needed)
+                    StockLevel.objects.filter(tenant=tenant, warehouse=wh, sku=sku, bin_location="").update(
+                        bin_location=f"{chr(65 + len(skus) % 4)}-{len(skus) + 1:02d}-{i + 1:02d}")
         for code, name, price, parts in spec["combos"]:
             combo, _ = Sku.objects.get_or_create(tenant=tenant, code=code, defaults={
                 "name": name, "reference_price": Decimal(price), "is_combo": True})
