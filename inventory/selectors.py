@@ -116,6 +116,27 @@ def short_demand_by_warehouse(*, tenant_id: int, warehouses: list[Warehouse]) ->
     return dict(out)
 
 
+def cross_region_demand(*, tenant_id: int, warehouses: list[Warehouse]) -> dict[tuple[int, int], int]:
+    """{(sku_id, region warehouse id): units} that ALLOCATED orders of a warehouse's regions hold
+    in OTHER warehouses: the allocation had to ship them cross-region because the region's
+    warehouse could not fill them -- stock that warehouse should have had. (Before allocation a
+    reservation's warehouse is provisional and says nothing.)"""
+    rows = list(Reservation.objects.filter(tenant_id=tenant_id, status=ReservationStatus.ACTIVE)
+                .values_list("order_id", "sku_id", "warehouse_id", "quantity"))
+    order_model = apps.get_model("orders", "Order")
+    provinces = dict(order_model.objects.filter(
+        tenant_id=tenant_id, pk__in=sorted({r[0] for r in rows}), status__in=["allocated", "picking"])
+        .values_list("pk", "receiver_province"))
+    out: dict[tuple[int, int], int] = defaultdict(int)
+    for order_id, sku_id, warehouse_id, qty in rows:
+        if order_id not in provinces:
+            continue
+        wid = region_warehouse(warehouses, provinces[order_id])
+        if wid is not None and wid != warehouse_id:
+            out[(sku_id, wid)] += qty
+    return dict(out)
+
+
 # --- low stock --------------------------------------------------------------------------------
 COVER_WINDOW_DAYS = 30
 

@@ -917,17 +917,19 @@ class _Need:
     target: int
     available: int
     incoming: int
+    cross: int = 0  # units its region's open orders hold in other warehouses (shipped cross-region)
 
     @property
     def missing(self) -> int:
-        return self.short + self.target - self.available - self.incoming
+        return self.short + self.cross + self.target - self.available - self.incoming
 
 
 def transfer_suggest(*, tenant_id: int, now=None, velocity_days: int = SUGGEST_VELOCITY_DAYS,
                      cover_days: int = SUGGEST_COVER_DAYS) -> list[TransferOrder]:
     """Propose transfers from warehouses with surplus to warehouses short for their demand.
 
-    Demand of a warehouse for a SKU = units short in open orders shipping to its regions + its
+    Demand of a warehouse for a SKU = units short in open orders shipping to its regions + units
+    those orders hold in other warehouses (they would ship cross-region: slower and dearer) + its
     sales of the last `velocity_days` scaled to `cover_days`. It is short by demand − available −
     incoming (in transit, or in accepted / hand-made drafts). Another warehouse's surplus =
     available − its own demand − what it already promised to other transfers.
@@ -935,7 +937,7 @@ def transfer_suggest(*, tenant_id: int, now=None, velocity_days: int = SUGGEST_V
     A suggestion is a draft TransferOrder(suggested=True) with the reason. Re-running replaces
     untouched suggestions (and drops those no longer needed); accepted or edited ones stay and
     count as incoming. Returns the pending suggestions after the run."""
-    from .selectors import available_by_level, shipped_units, short_demand_by_warehouse
+    from .selectors import available_by_level, cross_region_demand, shipped_units, short_demand_by_warehouse
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -947,8 +949,9 @@ def transfer_suggest(*, tenant_id: int, now=None, velocity_days: int = SUGGEST_V
         pending_ids = {t.pk for t in pending}
 
         short = short_demand_by_warehouse(tenant_id=tenant_id, warehouses=warehouses)
+        cross = cross_region_demand(tenant_id=tenant_id, warehouses=warehouses)
         shipped = shipped_units(tenant_id=tenant_id, days=velocity_days, now=now)
-        sku_ids = sorted({s for s, _w in short} | {s for s, _w in shipped})
+        sku_ids = sorted({s for s, _w in short} | {s for s, _w in shipped} | {s for s, _w in cross})
         avail = available_by_level(tenant_id=tenant_id, sku_ids=sku_ids) if sku_ids else {}
         incoming: dict[tuple[int, int], int] = defaultdict(int)
         outgoing: dict[tuple[int, int], int] = defaultdict(int)
@@ -975,7 +978,7 @@ def transfer_suggest(*, tenant_id: int, now=None, velocity_days: int = SUGGEST_V
             for w in warehouses:
                 key = (sid, w.pk)
                 target = -(-shipped.get(key, 0) * cover_days // velocity_days)  # ceil
-                need = _Need(short.get(key, 0), target, avail.get(key, 0), incoming.get(key, 0))
+                need = _Need(short.get(key, 0), target, avail.get(key, 0), incoming.get(key, 0), cross.get(key, 0))
                 if need.missing > 0:
                     needs[w.pk] = need
                 else:
@@ -994,10 +997,12 @@ def transfer_suggest(*, tenant_id: int, now=None, velocity_days: int = SUGGEST_V
                     missing -= qty
                     proposals[(src, dst)][sid] = proposals[(src, dst)].get(sid, 0) + qty
                     reasons[(src, dst)].append(_(
-                        "%(dst)s 缺 %(code)s %(missing)s 件（缺货订单 %(short)s 件 + %(days)s 天备货 %(target)s 件"
+                        "%(dst)s 缺 %(code)s %(missing)s 件（缺货订单 %(short)s 件 + 跨区占用 %(cross)s 件"
+                        " + %(days)s 天备货 %(target)s 件"
                         " − 可用 %(avail)s 件 − 在途 %(incoming)s 件）；%(src)s 富余 %(spare)s 件，建议调拨 %(qty)s 件") % {
                         "dst": by_id[dst].name, "code": codes.get(sid, sid), "missing": need.missing,
-                        "short": need.short, "days": cover_days, "target": need.target, "avail": need.available,
+                        "short": need.short, "cross": need.cross, "days": cover_days, "target": need.target,
+                        "avail": need.available,
                         "incoming": need.incoming, "src": by_id[src].name, "spare": surplus[src] + qty, "qty": qty})
 
         by_pair = {(t.source_id, t.destination_id): t for t in pending}

@@ -272,7 +272,8 @@ def canonical(platform_order_id: str = "T1", *, lines=None, state: str = Platfor
         paid_at=kw.pop("paid_at", now - timedelta(minutes=50)),
         lines=lines if lines is not None else [CanonicalLine("1", 1, Decimal("10.00"), outer_sku_id="SKU-A")],
         receiver_name=kw.pop("receiver_name", "李四"), receiver_phone=kw.pop("receiver_phone", "13912345678"),
-        receiver_province="浙江省", receiver_city="杭州市", receiver_district="西湖区",
+        receiver_province=kw.pop("receiver_province", "浙江省"), receiver_city=kw.pop("receiver_city", "杭州市"),
+        receiver_district=kw.pop("receiver_district", "西湖区"),
         receiver_address=kw.pop("receiver_address", "文三路 100 号"), paid_amount=Decimal("10.00"),
         goods_amount=Decimal("10.00"), **kw,
     )

@@ -114,3 +114,37 @@ def test_the_periodic_task_runs_every_tenant(tenant, other_tenant, world):
     services.stock_receive(tenant_id=tenant.pk, warehouse_id=gz.pk, sku_id=sku.pk, quantity=50)
     assert tasks.suggest_transfers() == 1
     assert TransferOrder.objects.get().tenant_id == tenant.pk
+
+
+def test_region_orders_served_from_another_warehouse_make_their_warehouse_ask_for_stock(tenant, world):
+    hz, gz, sku = world
+    services.stock_receive(tenant_id=tenant.pk, warehouse_id=hz.pk, sku_id=sku.pk, quantity=40)
+    shop = factories.ShopFactory(tenant=tenant)
+    order_services.order_ingest(tenant=tenant, shop=shop, canonical=canonical(
+        "GD-1", lines=[CanonicalLine("1", 4, Decimal("2.50"), outer_sku_id="SKU-A")], receiver_province="广东省"))
+    # before allocation a reservation's warehouse is provisional: nothing to suggest yet
+    assert services.transfer_suggest(tenant_id=tenant.pk) == []
+    # GZ has none, so allocation puts the Guangdong order in Hangzhou: it ships cross-region
+    from orders.models import Order
+
+    order_services.order_allocate(order=Order.objects.get(platform_order_id="GD-1"))
+    assert Reservation.objects.get(status="active").warehouse_id == hz.pk
+    assert Order.objects.get(platform_order_id="GD-1").status == "allocated"
+
+    [t] = services.transfer_suggest(tenant_id=tenant.pk)
+    assert (t.source_id, t.destination_id) == (hz.pk, gz.pk)
+    assert dict(t.lines.values_list("sku_id", "quantity")) == {sku.pk: 4}
+    assert "跨区占用 4 件" in t.reason
+
+
+def test_no_cross_region_suggestion_when_the_region_warehouse_serves_its_orders(tenant, world):
+    hz, gz, sku = world
+    services.stock_receive(tenant_id=tenant.pk, warehouse_id=gz.pk, sku_id=sku.pk, quantity=40)
+    shop = factories.ShopFactory(tenant=tenant)
+    order_services.order_ingest(tenant=tenant, shop=shop, canonical=canonical(
+        "GD-2", lines=[CanonicalLine("1", 4, Decimal("2.50"), outer_sku_id="SKU-A")], receiver_province="广东省"))
+    from orders.models import Order
+
+    order_services.order_allocate(order=Order.objects.get(platform_order_id="GD-2"))
+    assert Reservation.objects.get(status="active").warehouse_id == gz.pk
+    assert services.transfer_suggest(tenant_id=tenant.pk) == []
