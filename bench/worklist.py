@@ -27,7 +27,6 @@ database). BENCH_WORKLIST_REPEAT sets the timed requests per scenario.
 from __future__ import annotations
 
 import os
-import random
 import re
 import statistics
 import subprocess

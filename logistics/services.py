@@ -46,8 +46,10 @@ from .selectors import ACTIVE_STATUSES, FINAL_STATUSES, SHIPPABLE_ORDER_STATUSES
 
 logger = logging.getLogger(__name__)
 S = ShipmentStatus
-FIRST_POLL_AFTER = timedelta(hours=2)
-POLL_BASE = timedelta(hours=2)
+#: tracking poll rhythm: first poll and base interval (settings.OMS_TRACKING_POLL_MINUTES, 120 by
+#: default; the demo, whose sandbox timelines run fast, polls every minute)
+FIRST_POLL_AFTER = timedelta(minutes=getattr(settings, "OMS_TRACKING_POLL_MINUTES", 120))
+POLL_BASE = FIRST_POLL_AFTER
 POLL_CAP = timedelta(hours=24)
 DISPATCH_LEASE = timedelta(minutes=15)
 WAYBILL_CHUNK = 10

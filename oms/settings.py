@@ -147,7 +147,7 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-stock-ledger": {"task": "inventory.tasks.reconcile_stock", "schedule": 3600.0},
     "suggest-stock-transfers": {"task": "inventory.tasks.suggest_transfers", "schedule": 3600.0},
     "resend-due-notifications": {"task": "notifications.tasks.resend_due_notifications", "schedule": 60.0},
-    "dispatch-tracking-polls": {"task": "logistics.tasks.dispatch_tracking_polls", "schedule": 300.0},
+    "dispatch-tracking-polls": {"task": "logistics.tasks.dispatch_tracking_polls", "schedule": 60.0},
     "release-timed-holds": {"task": "orders.tasks.release_timed_holds", "schedule": 60.0},
     "dispatch-allocation": {"task": "orders.tasks.dispatch_allocation", "schedule": 60.0},
 }
@@ -194,6 +194,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="OMS <noreply@localhost>")
 # the public address of this installation, for links in buyer messages (tracking page)
 OMS_PUBLIC_BASE_URL = env("OMS_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# minutes before the first tracking poll of a parcel, and the base of the back-off (2x per quiet poll)
+OMS_TRACKING_POLL_MINUTES = env.int("OMS_TRACKING_POLL_MINUTES", default=120)
 # Tests that need PostgreSQL/Redis: skipped without them, unless this is set (then they fail).
 OMS_REQUIRE_SERVICES = env.bool("OMS_REQUIRE_SERVICES", default=False)
 

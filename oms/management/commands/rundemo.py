@@ -32,7 +32,8 @@ class Command(BaseCommand):
         python = sys.executable
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         celery = str(Path(python).with_name("celery"))
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # the carrier sandbox runs a parcel's day in minutes: poll tracking every minute to follow it
+        env = dict(os.environ, PYTHONUNBUFFERED="1", OMS_TRACKING_POLL_MINUTES="1")
         procs: list[tuple[str, subprocess.Popen]] = []
 
         def start(name, cmd):
