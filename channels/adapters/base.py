@@ -17,7 +17,6 @@ a window must end) and overlap (how far before the high-water mark a pull starts
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 import requests
+
+from oms.http import RetryingHttp, retry_after_seconds
 
 if TYPE_CHECKING:
     from orders.canonical import CanonicalOrder
@@ -89,7 +90,7 @@ def get_adapter(shop, **kwargs) -> Adapter:
     return cls(shop, **kwargs)
 
 
-class Adapter:
+class Adapter(RetryingHttp):
     platform: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     max_window: ClassVar[timedelta] = timedelta(minutes=30)
@@ -105,10 +106,7 @@ class Adapter:
         self.shop = shop
         self.credentials: dict = dict(shop.credentials or {})
         self.base_url = (shop.api_base_url or self.default_base_url).rstrip("/")
-        self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", "oms/0.1")
-        self._sleep = sleep
-        self.requests_made = 0
+        self.init_http(session=session, sleep=sleep)
 
     # ---- the interface --------------------------------------------------------------
     def fetch_orders(self, start, end) -> Iterator[list[dict]]:
@@ -136,59 +134,24 @@ class Adapter:
         the order that changed). Same shape as the raw orders fetch_orders yields."""
         raise NotImplementedError(f"{self.platform}: fetch_order is not implemented")
 
-    # ---- shared HTTP machinery ---------------------------------------------------------
-    def request(self, method: str, url: str, *, check=None, **kwargs) -> requests.Response:
-        """One HTTP call with explicit timeouts and retries with exponential backoff + jitter
-        on connection errors, timeouts, 5xx, 429 and platform throttling (honouring
-        Retry-After). `check(response)` parses the answer and raises AdapterError subclasses;
-        non-retryable errors propagate at once. Signing that depends on a timestamp must be
-        redone per attempt, so callers pass `prepare` returning fresh kwargs when needed."""
-        prepare = kwargs.pop("prepare", None)
-        kwargs.setdefault("timeout", self.timeout)
-        last_exc: Exception | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            call_kwargs = prepare() if prepare else kwargs
-            if prepare:
-                call_kwargs.setdefault("timeout", self.timeout)
-            retry_after = None
-            try:
-                self.requests_made += 1
-                resp = self.session.request(method, url, **call_kwargs)
-                if resp.status_code == 429 or resp.status_code >= 500:
-                    retry_after = _retry_after(resp)
-                    raise ThrottledError(f"HTTP {resp.status_code}", code=str(resp.status_code),
-                                         retry_after=retry_after) if resp.status_code == 429 else AdapterError(
-                        f"HTTP {resp.status_code} from {self.platform}", code=str(resp.status_code))
-                if check is not None:
-                    check(resp)
-                return resp
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last_exc = AdapterError(f"{type(exc).__name__}: {exc}", code="network")
-            except ThrottledError as exc:
-                last_exc = exc
-                retry_after = exc.retry_after
-            except AdapterError as exc:
-                if not exc.retryable:
-                    raise
-                last_exc = exc
-            if attempt == self.max_attempts:
-                break
-            delay = retry_after if retry_after is not None else min(
-                self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-            logger.info("shop=%s %s retry %d after %.2fs: %s", self.shop.pk, self.platform, attempt, delay, last_exc)
-            self._sleep(delay)
-        assert last_exc is not None
-        raise last_exc
+    # ---- shared HTTP machinery (oms.http.RetryingHttp): how platform answers become errors ----
+    def network_error(self, exc: Exception) -> Exception:
+        return AdapterError(f"{type(exc).__name__}: {exc}", code="network")
 
+    def status_error(self, resp: requests.Response) -> Exception | None:
+        if resp.status_code == 429:
+            return ThrottledError("HTTP 429", code="429", retry_after=retry_after_seconds(resp))
+        if resp.status_code >= 500:
+            error = AdapterError(f"HTTP {resp.status_code} from {self.platform}", code=str(resp.status_code))
+            error.retry_after = retry_after_seconds(resp)
+            return error
+        return None  # 4xx: the platform's error body says what went wrong; `check` reads it
 
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    def should_retry(self, exc: Exception) -> bool:
+        return isinstance(exc, AdapterError) and exc.retryable
+
+    def log_retry(self, attempt: int, delay: float, exc: Exception) -> None:
+        logger.info("shop=%s %s retry %d after %.2fs: %s", self.shop.pk, self.platform, attempt, delay, exc)
 
 
 def windows(start, end, size: timedelta):

@@ -6,7 +6,6 @@ retry on errors that cannot succeed."""
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +13,8 @@ from typing import ClassVar
 
 import requests
 from django.conf import settings
+
+from oms.http import RetryingHttp, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,9 @@ class TrackResult:
     raw_state: str = ""
 
 
-class HttpClient:
+class HttpClient(RetryingHttp):
+    """One carrier account's session; the retry loop is oms.http.RetryingHttp."""
+
     provider: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     timeout: ClassVar[tuple[float, float]] = (5.0, 20.0)
@@ -108,63 +111,32 @@ class HttpClient:
         self.account = account
         self.credentials: dict = dict(account.credentials or {})
         self.base_url = (account.api_base_url or self.default_base_url).rstrip("/")
-        self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", "oms/0.1")
-        self._sleep = sleep
-        self.requests_made = 0
+        self.init_http(session=session, sleep=sleep)
 
-    def request(self, method: str, url: str, *, check=None, prepare=None, **kwargs) -> requests.Response:
-        """One call with retries. `prepare()` returns fresh kwargs per attempt (timestamps and
-        signatures are redone); `check(resp)` parses the answer and raises CarrierError subclasses."""
-        kwargs.setdefault("timeout", self.timeout)
-        last_exc: Exception | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            call_kwargs = prepare() if prepare else kwargs
-            call_kwargs.setdefault("timeout", self.timeout)
-            retry_after = None
-            try:
-                self.requests_made += 1
-                resp = self.session.request(method, url, **call_kwargs)
-                if resp.status_code == 429:
-                    raise ThrottledError("HTTP 429", code="429", retry_after=_retry_after(resp))
-                if resp.status_code >= 500:
-                    retry_after = _retry_after(resp)
-                    raise CarrierError(f"HTTP {resp.status_code} from {self.provider}", code=str(resp.status_code))
-                if resp.status_code >= 400:
-                    raise CarrierError(f"HTTP {resp.status_code} from {self.provider}", code=str(resp.status_code),
-                                       retryable=False)
-                if check is not None:
-                    check(resp)
-                return resp
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last_exc = CarrierError(f"{type(exc).__name__}: {exc}", code="network")
-            except ThrottledError as exc:
-                last_exc = exc
-                retry_after = exc.retry_after
-            except CarrierError as exc:
-                if not exc.retryable:
-                    raise
-                last_exc = exc
-            if attempt == self.max_attempts:
-                break
-            base = getattr(settings, "LOGISTICS_BACKOFF_BASE", self.backoff_base)
-            delay = retry_after if retry_after is not None else min(
-                self.backoff_cap, base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-            logger.info("tenant=%s account=%s %s retry %d after %.2fs: %s", self.account.tenant_id, self.account.pk,
-                        self.provider, attempt, delay, last_exc)
-            self._sleep(delay)
-        assert last_exc is not None
-        raise last_exc
+    def network_error(self, exc: Exception) -> Exception:
+        return CarrierError(f"{type(exc).__name__}: {exc}", code="network")
 
-
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if not value:
+    def status_error(self, resp: requests.Response) -> Exception | None:
+        if resp.status_code == 429:
+            return ThrottledError("HTTP 429", code="429", retry_after=retry_after_seconds(resp))
+        if resp.status_code >= 500:
+            error = CarrierError(f"HTTP {resp.status_code} from {self.provider}", code=str(resp.status_code))
+            error.retry_after = retry_after_seconds(resp)
+            return error
+        if resp.status_code >= 400:
+            return CarrierError(f"HTTP {resp.status_code} from {self.provider}", code=str(resp.status_code),
+                                retryable=False)
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+
+    def should_retry(self, exc: Exception) -> bool:
+        return isinstance(exc, CarrierError) and exc.retryable
+
+    def current_backoff_base(self) -> float:
+        return getattr(settings, "LOGISTICS_BACKOFF_BASE", self.backoff_base)
+
+    def log_retry(self, attempt: int, delay: float, exc: Exception) -> None:
+        logger.info("tenant=%s account=%s %s retry %d after %.2fs: %s", self.account.tenant_id, self.account.pk,
+                    self.provider, attempt, delay, exc)
 
 
 def json_body(resp: requests.Response) -> dict:
