@@ -16,6 +16,7 @@ a window must end) and overlap (how far before the high-water mark a pull starts
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -152,6 +153,17 @@ class Adapter(RetryingHttp):
 
     def log_retry(self, attempt: int, delay: float, exc: Exception) -> None:
         logger.info("shop=%s %s retry %d after %.2fs: %s", self.shop.pk, self.platform, attempt, delay, exc)
+
+
+def json_object(resp: requests.Response, what: str) -> dict:
+    """The answer's JSON object; anything else is a MalformedResponse (retryable)."""
+    try:
+        body = json.loads(resp.content.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedResponse(f"{what}: non-JSON answer (HTTP {resp.status_code})", code="json")
+    if not isinstance(body, dict):
+        raise MalformedResponse(f"{what}: answer is not an object", code="json")
+    return body
 
 
 def windows(start, end, size: timedelta):

@@ -33,6 +33,7 @@ from .base import (
     MalformedResponse,
     NormalizeError,
     ThrottledError,
+    json_object,
     register,
     windows,
 )
@@ -299,12 +300,7 @@ class PddAdapter(Adapter):
 # ---- helpers -----------------------------------------------------------------------------
 
 def _check(resp, api: str) -> dict:
-    try:
-        body = json.loads(resp.content.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedResponse(f"pdd {api}: non-JSON answer (HTTP {resp.status_code})", code="json")
-    if not isinstance(body, dict):
-        raise MalformedResponse(f"pdd {api}: answer is not an object", code="json")
+    body = json_object(resp, f"pdd {api}")
     if "error_response" in body:
         raise _error(api, body["error_response"] or {})
     return body

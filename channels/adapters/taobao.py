@@ -33,6 +33,7 @@ from .base import (
     MalformedResponse,
     NormalizeError,
     ThrottledError,
+    json_object,
     register,
     windows,
 )
@@ -371,12 +372,7 @@ class TaobaoAdapter(Adapter):
 # ---- helpers -----------------------------------------------------------------------------
 
 def _check(resp, api: str) -> dict:
-    try:
-        body = json.loads(resp.content.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedResponse(f"taobao {api}: non-JSON answer (HTTP {resp.status_code})", code="json")
-    if not isinstance(body, dict):
-        raise MalformedResponse(f"taobao {api}: answer is not an object", code="json")
+    body = json_object(resp, f"taobao {api}")
     err = body.get("error_response")
     if err is not None:
         raise _error(api, err)
