@@ -6,6 +6,10 @@ choice lives in the session and is honoured only while the membership exists.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+
 from .models import Membership
 
 SESSION_KEY = "oms_tenant_id"
@@ -34,3 +38,21 @@ class TenantMiddleware:
         request.membership = membership
         request.tenant = membership.tenant if membership else None
         return self.get_response(request)
+
+
+class LanguageMiddleware(LocaleMiddleware):
+    """Simplified Chinese unless the user picked another language with the switcher (the
+    language cookie). Staff pages ignore the browser's Accept-Language, so the console and the
+    admin open in Chinese on any machine; public pages for buyers (PUBLIC_PREFIXES) still follow
+    the browser, so a buyer abroad reads the tracking page in English."""
+
+    PUBLIC_PREFIXES = ("/logistics/track/",)
+
+    def process_request(self, request):
+        if request.path.startswith(self.PUBLIC_PREFIXES):
+            return super().process_request(request)
+        code = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if code not in dict(settings.LANGUAGES):
+            code = settings.LANGUAGE_CODE
+        translation.activate(code)
+        request.LANGUAGE_CODE = translation.get_language()

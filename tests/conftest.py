@@ -34,6 +34,15 @@ def _require(reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A request in English must not leave the thread in English for the next test."""
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _services(request):
     if request.node.get_closest_marker("postgres") and not _postgres():
         _require("needs PostgreSQL: set DATABASE_URL=postgres://... (running on SQLite)")

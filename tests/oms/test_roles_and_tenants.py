@@ -86,3 +86,11 @@ def test_credentials_are_encrypted_at_rest_and_masked_in_the_admin(owner_client,
     page = owner_client.get(reverse("admin:channels_shop_change", args=[shop.pk])).content.decode()
     assert "TOPSECRET99" not in page
     assert "TO*******99" in page
+
+
+def test_staff_pages_open_in_chinese_whatever_the_browser_says_and_the_switch_changes_it(owner_client):
+    resp = owner_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert resp.headers["Content-Language"] == "zh-hans"
+    owner_client.post("/i18n/setlang/", {"language": "en", "next": "/admin/"})
+    resp = owner_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert resp.headers["Content-Language"] == "en"
