@@ -13,6 +13,7 @@ COPY inventory inventory
 COPY logistics logistics
 COPY notifications notifications
 COPY templates templates
+COPY locale locale
 COPY manage.py ./
 RUN pip install --no-cache-dir . && python manage.py collectstatic --noinput
 EXPOSE 8000

@@ -36,7 +36,7 @@ def test_dockerfile_installs_the_cjk_font_and_harfbuzz_and_copies_every_app():
     text = (ROOT / "Dockerfile").read_text()
     for pkg in ("fonts-wqy-microhei", "libharfbuzz-subset0", "libpango-1.0-0"):
         assert pkg in text
-    for app in ("oms", "channels", "orders", "inventory", "logistics", "notifications", "templates"):
+    for app in ("oms", "channels", "orders", "inventory", "logistics", "notifications", "templates", "locale"):
         assert f"COPY {app} {app}" in text
         assert (ROOT / app).is_dir()
 
