@@ -473,13 +473,27 @@ def _decode(cursor: str) -> list | None:
         return None
 
 
-def _order_exprs(order: list[str], reverse: bool = False):
+def _nullable(model, name: str) -> bool:
+    """Whether a sort column may hold NULL (unknown or related columns: assume it may)."""
+    if model is None or "__" in name:
+        return True
+    try:
+        return model._meta.get_field(name).null
+    except Exception:
+        return True
+
+
+def _order_exprs(order: list[str], reverse: bool = False, model=None):
     exprs = []
     for o in order:
         desc = o.startswith("-")
         if reverse:
             desc = not desc
         name = o.lstrip("-")
+        if not _nullable(model, name):
+            # plain ASC/DESC: the same order as the (tenant, status, -urgent, paid_at, id) index
+            exprs.append(F(name).desc() if desc else F(name).asc())
+            continue
         # NULLs always sort after values in the forward direction (so both databases agree)
         exprs.append(F(name).desc(nulls_first=True) if desc and reverse else
                      F(name).desc(nulls_last=True) if desc else
@@ -487,12 +501,13 @@ def _order_exprs(order: list[str], reverse: bool = False):
     return exprs
 
 
-def _after_q(order: list[str], values: list, reverse: bool = False) -> Q:
+def _after_q(order: list[str], values: list, reverse: bool = False, model=None) -> Q:
     """Rows strictly after `values` in `order` (forward order: NULLs last)."""
     result = Q(pk__in=[])
     equal = Q()
     for o, v in zip(order, values, strict=True):
         name, desc = o.lstrip("-"), o.startswith("-")
+        nullable = _nullable(model, name)
         if reverse:
             # strictly before in forward order
             if v is None:
@@ -503,7 +518,9 @@ def _after_q(order: list[str], values: list, reverse: bool = False) -> Q:
             if v is None:
                 step = Q(pk__in=[])
             else:
-                step = Q(**{f"{name}__lt" if desc else f"{name}__gt": v}) | Q(**{f"{name}__isnull": True})
+                step = Q(**{f"{name}__lt" if desc else f"{name}__gt": v})
+                if nullable:
+                    step |= Q(**{f"{name}__isnull": True})
         result |= equal & step
         equal &= Q(**{f"{name}__isnull": True}) if v is None else Q(**{name: v})
     return result
@@ -520,8 +537,8 @@ def keyset_page(qs, order: list[str], *, size: int, after: str | None = None, be
         cursor_values = None
     going_back = bool(before) and cursor_values is not None
     if cursor_values is not None:
-        base = base.filter(_after_q(order, cursor_values, reverse=going_back))
-    rows = list(base.order_by(*_order_exprs(order, reverse=going_back))[: size + 1])
+        base = base.filter(_after_q(order, cursor_values, reverse=going_back, model=qs.model))
+    rows = list(base.order_by(*_order_exprs(order, reverse=going_back, model=qs.model))[: size + 1])
     has_more = len(rows) > size
     rows = rows[:size]
     if going_back:

@@ -194,6 +194,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="OMS <noreply@localhost>")
 # the public address of this installation, for links in buyer messages (tracking page)
 OMS_PUBLIC_BASE_URL = env("OMS_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# seconds the worklist tab counts are kept per tenant (they are shown on every page)
+OMS_TAB_COUNT_SECONDS = env.int("OMS_TAB_COUNT_SECONDS", default=15)
 # minutes before the first tracking poll of a parcel, and the base of the back-off (2x per quiet poll)
 OMS_TRACKING_POLL_MINUTES = env.int("OMS_TRACKING_POLL_MINUTES", default=120)
 # Tests that need PostgreSQL/Redis: skipped without them, unless this is set (then they fail).

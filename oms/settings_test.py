@@ -20,4 +20,5 @@ if REDIS_URL:
     CELERY_TASK_DEFAULT_QUEUE = f"oms-test{'-' + _worker if _worker else ''}"
     CACHES["default"]["KEY_PREFIX"] = CELERY_TASK_DEFAULT_QUEUE
 assert CELERY_BROKER_URL
+OMS_TAB_COUNT_SECONDS = 0  # tests read the counts right after acting
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

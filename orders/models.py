@@ -68,6 +68,11 @@ class Order(TenantOwned):
             models.Index(fields=["tenant", "buyer_nick"], name="order_tenant_buyer"),
             models.Index(fields=["tenant", "status", "-urgent", "paid_at", "id"], name="order_worklist_sort"),
             models.Index(fields=["tenant", "kind", "paid_at"], name="order_tenant_kind_paid"),
+            # the two worklist tabs that span two statuses (待发货, 已发货): keep in step with WORKLISTS
+            models.Index(fields=["tenant", "-urgent", "paid_at", "id"], name="order_tab_to_ship",
+                         condition=Q(status__in=["allocated", "picking"])),
+            models.Index(fields=["tenant", "-urgent", "paid_at", "id"], name="order_tab_shipped",
+                         condition=Q(status__in=["shipped", "delivered"])),
         ]
 
     @property

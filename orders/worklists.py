@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -206,9 +208,9 @@ class WorklistView(GenericListView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         cap = self.count_cap
+        counts = tab_counts(self.tenant.pk, cap)
         ctx["tabs"] = [{"key": w.key, "label": w.label, "url": reverse("orders:worklist", args=[w.key]),
-                        "count": capped_count(worklist_queryset(self.tenant.pk, w), cap),
-                        "active": w.key == self.worklist.key} for w in WORKLISTS]
+                        "count": counts[w.key], "active": w.key == self.worklist.key} for w in WORKLISTS]
         ctx["cap"] = cap
         if self.worklist.by_hold_reason:
             ctx["hold_reasons"] = hold_reason_counts(self.tenant.pk, self.request.GET.get("hold_reason", ""))
@@ -219,6 +221,19 @@ def _lines_qs():
     from .models import OrderLine
 
     return OrderLine.objects.select_related("sku").order_by("pk")
+
+
+def tab_counts(tenant_id: int, cap: int) -> dict[str, int]:
+    """The capped count of every tab. Shown on every page, so kept for a few seconds
+    (settings.OMS_TAB_COUNT_SECONDS) per tenant: seven index scans per click add up on a big tenant."""
+    seconds = getattr(settings, "OMS_TAB_COUNT_SECONDS", 15)
+
+    def compute():
+        return {w.key: capped_count(worklist_queryset(tenant_id, w), cap) for w in WORKLISTS}
+
+    if not seconds:
+        return compute()
+    return cache.get_or_set(f"oms:tabcounts:{tenant_id}:{cap}", compute, seconds)
 
 
 def hold_reason_counts(tenant_id: int, current: str) -> list[dict]:
