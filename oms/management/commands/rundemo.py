@@ -85,6 +85,8 @@ class Command(BaseCommand):
                     os.killpg(p.pid, signal.SIGKILL)
 
         signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+        # Ctrl-C stops everything even when this process inherited an ignored SIGINT
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while True:
                 for name, p in procs:
