@@ -356,7 +356,10 @@ def _add_reserved(delta: dict[int, int]) -> None:
 
 def _release(tenant_id: int, order_id: int, rows: list[Reservation], reference: str) -> None:
     movements = []
-    rows = sorted(rows, key=lambda r: (r.sku_id, r.warehouse_id or 0))
+    # the one global lock order (sku, warehouse priority, warehouse id), as when reserving
+    prio = dict(Warehouse.objects.filter(pk__in={r.warehouse_id for r in rows if r.warehouse_id})
+                .values_list("pk", "priority"))
+    rows = sorted(rows, key=lambda r: (r.sku_id, prio.get(r.warehouse_id, 0), r.warehouse_id or 0))
     for r in rows:
         if r.status == ReservationStatus.ACTIVE:
             updated = StockLevel.objects.filter(
@@ -396,7 +399,9 @@ def stock_consume_order(*, tenant_id: int, order_id: int, line_ids: list[int] | 
             tenant_id=tenant_id, order_id=order_id, status=ReservationStatus.ACTIVE)
         if line_ids is not None:
             qs = qs.filter(line_id__in=line_ids)
-        rows = sorted(qs, key=lambda r: (r.sku_id, r.warehouse_id))
+        rows = list(qs)
+        prio = dict(Warehouse.objects.filter(pk__in={r.warehouse_id for r in rows}).values_list("pk", "priority"))
+        rows.sort(key=lambda r: (r.sku_id, prio.get(r.warehouse_id, 0), r.warehouse_id))
         if not rows:
             return 0
         movements = []
