@@ -207,6 +207,7 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
                 status__in=[ReservationStatus.ACTIVE, ReservationStatus.SHORT],
             )
         )
+        reference = reference or f"order:{order_id}"
         if existing:
             held: dict[tuple[int, int], int] = defaultdict(int)
             short = False
@@ -217,53 +218,51 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
             in_place = warehouse_id is None or all(r.warehouse_id == warehouse_id for r in existing)
             if not short and dict(held) == wanted and in_place:
                 return True
-            _release(tenant_id, order_id, existing, reference or f"order:{order_id}")
-
-        reference = reference or f"order:{order_id}"
         sku_ids = sorted({n.sku_id for n in needs})
-        levels: dict[int, list[tuple]] = defaultdict(list)  # sku -> [(priority, wh, level_id, wh, avail)]
         level_qs = StockLevel.objects.filter(tenant_id=tenant_id, sku_id__in=sku_ids, warehouse__active=True)
         if warehouse_id is not None:
             level_qs = level_qs.filter(warehouse_id=warehouse_id)
-        for lid, wid, sid, avail, prio in level_qs.annotate(avail=F("on_hand") - F("reserved")).values_list(
-                "id", "warehouse_id", "sku_id", "avail", "warehouse__priority"):
-            levels[sid].append((prio, wid, lid, wid, avail))
-        for sid in levels:
-            levels[sid] = [(i, lid, wid, avail) for i, (_p, _w, lid, wid, avail) in enumerate(sorted(levels[sid]))]
-
+        rows = list(level_qs.order_by("sku_id", "warehouse__priority", "warehouse_id").values_list(
+            "id", "warehouse_id", "sku_id"))
+        per_sku = defaultdict(int)
+        for _lid, _wid, sid in rows:
+            per_sku[sid] += 1
+        if existing or any(n > 1 for n in per_sku.values()):
+            # Several candidate rows per SKU (or a release first): lock every row involved up
+            # front, in the one global order, then hand out the stock. (Trying rows one by one
+            # could keep a later row locked after a failed conditional UPDATE and then ask for
+            # an earlier one: a deadlock.)
+            _lock_levels(tenant_id, set(sku_ids) | {r.sku_id for r in existing})
+            if existing:
+                _release(tenant_id, order_id, existing, reference)
+            shorts = _allocate_locked(tenant_id, [(order_id, needs)], warehouse_id=warehouse_id)
+            return order_id not in shorts
+        # One row per SKU at most: each row is touched once, in SKU order -- the fast path takes
+        # the stock and writes reservation + ledger row in one statement.
         reservations: list[Reservation] = []
         movements: list[StockMovement] = []
         taken: set[int] = set()
         complete = True
+        only = {sid: (lid, wid) for lid, wid, sid in rows}
         for need in needs:
+            lid_wid = only.get(need.sku_id)
             remaining = need.quantity
-            candidates = levels.get(need.sku_id, [])
-            # 1) one warehouse that can fill the whole line
-            for _rank, lid, wid, avail in candidates:
-                if avail >= remaining and _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
-                                                sku_id=need.sku_id, level_id=lid, warehouse_id=wid, qty=remaining,
-                                                reference=reference, reservations=reservations,
-                                                movements=movements):
+            if lid_wid is not None:
+                lid, wid = lid_wid
+                if _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id, sku_id=need.sku_id,
+                         level_id=lid, warehouse_id=wid, qty=remaining, reference=reference,
+                         reservations=reservations, movements=movements):
                     remaining = 0
+                else:
+                    # not enough for the whole line: take what is there, under the row lock
+                    level = StockLevel.objects.select_for_update().get(pk=lid)
+                    take = min(max(0, level.on_hand - level.reserved), remaining)
+                    if take and _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
+                                      sku_id=need.sku_id, level_id=lid, warehouse_id=wid, qty=take,
+                                      reference=reference, reservations=reservations, movements=movements):
+                        remaining -= take
+                if remaining != need.quantity:
                     taken.add(need.sku_id)
-                    break
-            # 2) otherwise take what each warehouse has, in order
-            if remaining:
-                for _rank, lid, wid, _avail in candidates:
-                    if not remaining:
-                        break
-                    for _attempt in range(3):
-                        current = StockLevel.objects.filter(pk=lid).annotate(
-                            avail=F("on_hand") - F("reserved")).values_list("avail", flat=True).first() or 0
-                        take = min(current, remaining)
-                        if take <= 0:
-                            break
-                        if _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id, sku_id=need.sku_id,
-                                 level_id=lid, warehouse_id=wid, qty=take, reference=reference,
-                                 reservations=reservations, movements=movements):
-                            remaining -= take
-                            taken.add(need.sku_id)
-                            break
             if remaining:
                 complete = False
                 reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
@@ -276,68 +275,85 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
         return complete
 
 
+def _lock_levels(tenant_id: int, sku_ids) -> list[tuple]:
+    """SELECT ... FOR UPDATE the stock rows of these SKUs in the one global lock order
+    (sku, warehouse priority, warehouse id); returns (id, warehouse_id, sku_id, on_hand, reserved)."""
+    return list(
+        StockLevel.objects.select_for_update(of=("self",))
+        .filter(tenant_id=tenant_id, sku_id__in=sorted(sku_ids), warehouse__active=True)
+        .order_by("sku_id", "warehouse__priority", "warehouse_id")
+        .values_list("id", "warehouse_id", "sku_id", "on_hand", "reserved")
+    )
+
+
+def _allocate_locked(tenant_id: int, per_order: list[tuple[int, list[Need]]], *,
+                     warehouse_id: int | None = None) -> set[int]:
+    """Hand out locked stock to orders in sequence -- one warehouse for a whole line when one
+    can, else what each has in priority order -- and write level deltas, reservations and one
+    ledger row per reservation. Returns the ids of orders left short."""
+    sku_ids = sorted({n.sku_id for _oid, needs in per_order for n in needs})
+    rows = _lock_levels(tenant_id, sku_ids)
+    avail: dict[int, int] = {}
+    by_sku: dict[int, list[tuple[int, int]]] = defaultdict(list)  # sku -> [(level_id, warehouse_id)]
+    for lid, wid, sid, on_hand, reserved in rows:
+        if warehouse_id is not None and wid != warehouse_id:
+            continue
+        avail[lid] = on_hand - reserved
+        by_sku[sid].append((lid, wid))
+    delta: dict[int, int] = defaultdict(int)
+    reservations: list[Reservation] = []
+    movements: list[StockMovement] = []
+    shorts: set[int] = set()
+    for order_id, needs in per_order:
+        reference = f"order:{order_id}"
+        for need in needs:
+            remaining = need.quantity
+            takes: list[tuple[int, int, int]] = []
+            candidates = by_sku.get(need.sku_id, [])
+            whole = next(((lid, wid) for lid, wid in candidates if avail[lid] >= remaining), None)
+            if whole is not None:
+                takes.append((whole[0], whole[1], remaining))
+                remaining = 0
+            else:
+                for lid, wid in candidates:
+                    take = min(avail[lid], remaining)
+                    if take > 0:
+                        takes.append((lid, wid, take))
+                        remaining -= take
+                    if not remaining:
+                        break
+            for lid, wid, qty in takes:
+                avail[lid] -= qty
+                delta[lid] += qty
+                reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
+                                                sku_id=need.sku_id, warehouse_id=wid, quantity=qty))
+                movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=wid, sku_id=need.sku_id,
+                                               kind=MovementKind.RESERVE, reserved_delta=qty, reference=reference))
+            if remaining:
+                shorts.add(order_id)
+                reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
+                                                sku_id=need.sku_id, warehouse=None, quantity=remaining,
+                                                status=ReservationStatus.SHORT))
+    if delta:
+        _add_reserved(delta)
+    Reservation.objects.bulk_create(reservations, batch_size=1000)
+    StockMovement.objects.bulk_create(movements, batch_size=1000)
+    if movements:
+        _note_stock_changed(tenant_id, {m.sku_id for m in movements})
+    return shorts
+
+
 def stock_reserve_orders(*, tenant_id: int, orders: list[dict]) -> None:
     """Reserve a page of NEW orders in one pass (the bulk ingest): lock the stock rows of every
-    SKU involved (in the same global order as single reservations: sku, warehouse priority,
-    warehouse id), hand out the stock order by order in the given sequence (urgent first, then
-    oldest) -- one warehouse for a whole line when one can, else what each has -- then write the
-    level deltas, the reservations and one ledger row per reservation. Full or short per order;
-    never raises for lack of stock. Orders that already hold reservations are not for this path."""
+    SKU involved in the one global order (sku, warehouse priority, warehouse id), hand out the
+    stock order by order in the given sequence (urgent first, then oldest), then write the level
+    deltas, the reservations and one ledger row per reservation. Full or short per order; never
+    raises for lack of stock. Orders that already hold reservations are not for this path."""
     if not orders:
         return
     with transaction.atomic():
         combos = _combo_parts(tenant_id, {ln["sku_id"] for o in orders for ln in o["lines"]})
-        per_order = [(o["order_id"], _needs(tenant_id, o["lines"], combos)) for o in orders]
-        sku_ids = sorted({n.sku_id for _oid, needs in per_order for n in needs})
-        rows = list(
-            StockLevel.objects.select_for_update(of=("self",))
-            .filter(tenant_id=tenant_id, sku_id__in=sku_ids, warehouse__active=True)
-            .order_by("sku_id", "warehouse__priority", "warehouse_id")
-            .values_list("id", "warehouse_id", "sku_id", "on_hand", "reserved")
-        )
-        avail: dict[int, int] = {}
-        by_sku: dict[int, list[tuple[int, int]]] = defaultdict(list)  # sku -> [(level_id, warehouse_id)]
-        for lid, wid, sid, on_hand, reserved in rows:
-            avail[lid] = on_hand - reserved
-            by_sku[sid].append((lid, wid))
-        delta: dict[int, int] = defaultdict(int)
-        reservations: list[Reservation] = []
-        movements: list[StockMovement] = []
-        for order_id, needs in per_order:
-            reference = f"order:{order_id}"
-            for need in needs:
-                remaining = need.quantity
-                takes: list[tuple[int, int, int]] = []
-                candidates = by_sku.get(need.sku_id, [])
-                whole = next(((lid, wid) for lid, wid in candidates if avail[lid] >= remaining), None)
-                if whole is not None:
-                    takes.append((whole[0], whole[1], remaining))
-                    remaining = 0
-                else:
-                    for lid, wid in candidates:
-                        take = min(avail[lid], remaining)
-                        if take > 0:
-                            takes.append((lid, wid, take))
-                            remaining -= take
-                        if not remaining:
-                            break
-                for lid, wid, qty in takes:
-                    avail[lid] -= qty
-                    delta[lid] += qty
-                    reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
-                                                    sku_id=need.sku_id, warehouse_id=wid, quantity=qty))
-                    movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=wid, sku_id=need.sku_id,
-                                                   kind=MovementKind.RESERVE, reserved_delta=qty, reference=reference))
-                if remaining:
-                    reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
-                                                    sku_id=need.sku_id, warehouse=None, quantity=remaining,
-                                                    status=ReservationStatus.SHORT))
-        if delta:
-            _add_reserved(delta)
-        Reservation.objects.bulk_create(reservations, batch_size=1000)
-        StockMovement.objects.bulk_create(movements, batch_size=1000)
-        if movements:
-            _note_stock_changed(tenant_id, {m.sku_id for m in movements})
+        _allocate_locked(tenant_id, [(o["order_id"], _needs(tenant_id, o["lines"], combos)) for o in orders])
 
 
 def _add_reserved(delta: dict[int, int]) -> None:
