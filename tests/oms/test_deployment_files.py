@@ -45,3 +45,16 @@ def test_env_example_names_every_setting_the_settings_read():
     names = {line.split("=")[0] for line in (ROOT / ".env.example").read_text().splitlines()
              if line and not line.startswith("#")}
     assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "OMS_CREDENTIALS_KEY", "DEBUG", "ALLOWED_HOSTS"} <= names
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DEBUG="0", SECRET_KEY="x" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+               ALLOWED_HOSTS="oms.example.com", DJANGO_SETTINGS_MODULE="oms.settings", OMS_VAR_DIR=str(tmp_path))
+    env.pop("PYTEST_XDIST_WORKER", None)
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
