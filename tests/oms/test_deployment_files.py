@@ -54,7 +54,8 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
 
     env = dict(os.environ, DEBUG="0", SECRET_KEY="x" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
                ALLOWED_HOSTS="oms.example.com", DJANGO_SETTINGS_MODULE="oms.settings", OMS_VAR_DIR=str(tmp_path))
-    env.pop("PYTEST_XDIST_WORKER", None)
+    for leaked in ("PYTEST_XDIST_WORKER", "DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL", "REDIS_URL"):
+        env.pop(leaked, None)  # test-process settings (e.g. the browser tests allow async-unsafe ORM calls)
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
