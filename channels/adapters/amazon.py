@@ -46,6 +46,7 @@ from .base import (
     register,
     token_cache_key,
 )
+from .values import as_int as _int
 
 LWA_URL = "https://api.amazon.com/auth/o2/token"
 REGION_HOSTS = {
@@ -376,14 +377,6 @@ def _payload(body: dict, operation: str) -> dict:
         raise MalformedResponse(f"amazon {operation}: no payload", code="shape")
     return payload
 
-
-def _int(value, what: str) -> int:
-    try:
-        if isinstance(value, bool | float):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise NormalizeError(f"{what} is not an integer: {value!r}")
 
 
 def _money(value, what: str, *, required: bool = False) -> tuple[Decimal, str]:

@@ -49,6 +49,7 @@ from .base import (
     token_cache_key,
     unique_orders,
 )
+from .values import as_int as _int
 
 CN_TZ = ZoneInfo("Asia/Shanghai")
 SUCCESS = 10000
@@ -375,14 +376,6 @@ def _unix(dt: datetime) -> int:
         raise ValueError("aware datetime required")
     return int(dt.timestamp())
 
-
-def _int(value, what: str) -> int:
-    try:
-        if isinstance(value, bool | float):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise NormalizeError(f"{what} is not an integer: {value!r}")
 
 
 def _fen(value, what: str) -> Decimal:

@@ -20,7 +20,6 @@ import json
 import logging
 import math
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
@@ -37,6 +36,8 @@ from .base import (
     register,
     windows,
 )
+from .values import as_int as _int
+from .values import format_time, money, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +83,6 @@ def sign_jos(params: dict, secret: str) -> str:
     s = "".join(f"{k}{v}" for k, v in sorted(params.items()) if k != "sign" and v is not None)
     return hashlib.md5((secret + s + secret).encode("utf-8")).hexdigest().upper()
 
-
-def format_time(dt: datetime) -> str:
-    if dt.tzinfo is None:
-        raise ValueError("aware datetime required")
-    return dt.astimezone(CN_TZ).strftime(TIME_FORMAT)
 
 
 @register
@@ -321,30 +317,3 @@ def _req(raw: dict, key: str, oid: str):
     return value
 
 
-def _int(value, what: str) -> int:
-    try:
-        if isinstance(value, bool | float):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise NormalizeError(f"{what} is not an integer: {value!r}")
-
-
-def money(value, what: str) -> Decimal:
-    """Yuan amount -> exact Decimal (a JSON float is read through repr(), i.e. as on the wire)."""
-    if isinstance(value, bool):
-        raise NormalizeError(f"{what}: not an amount: {value!r}")
-    try:
-        result = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise NormalizeError(f"{what}: not an amount: {value!r}")
-    if not result.is_finite():
-        raise NormalizeError(f"{what}: not an amount: {value!r}")
-    return result
-
-
-def parse_time(value, what: str) -> datetime:
-    try:
-        return datetime.strptime(str(value), TIME_FORMAT).replace(tzinfo=CN_TZ)
-    except ValueError:
-        raise NormalizeError(f"{what}: not a `yyyy-MM-dd HH:mm:ss` time: {value!r}")

@@ -20,7 +20,6 @@ import json
 import math
 import time
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
@@ -37,6 +36,8 @@ from .base import (
     register,
     windows,
 )
+from .values import as_int as _int
+from .values import money, parse_time
 
 CN_TZ = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -331,31 +332,3 @@ def _req(raw: dict, key: str, sn: str):
     return value
 
 
-def _int(value, what: str) -> int:
-    try:
-        if isinstance(value, bool | float):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise NormalizeError(f"{what} is not an integer: {value!r}")
-
-
-def money(value, what: str) -> Decimal:
-    """Yuan amount -> exact Decimal (PDD sends JSON numbers: a float is read through repr(), the
-    shortest text that round-trips, i.e. the number as it was on the wire)."""
-    if isinstance(value, bool):
-        raise NormalizeError(f"{what}: not an amount: {value!r}")
-    try:
-        result = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise NormalizeError(f"{what}: not an amount: {value!r}")
-    if not result.is_finite():
-        raise NormalizeError(f"{what}: not an amount: {value!r}")
-    return result
-
-
-def parse_time(value, what: str) -> datetime:
-    try:
-        return datetime.strptime(str(value), TIME_FORMAT).replace(tzinfo=CN_TZ)
-    except ValueError:
-        raise NormalizeError(f"{what}: not a `yyyy-MM-dd HH:mm:ss` time: {value!r}")

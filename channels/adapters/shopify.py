@@ -36,6 +36,7 @@ from .base import (
     register,
     token_cache_key,
 )
+from .values import as_int as _int
 
 API_VERSION = "2024-01"
 LEAK_PER_SECOND = 2.0  # standard plans (Plus: 20/s)
@@ -260,14 +261,6 @@ def _check(resp, url: str) -> dict:
         raise AuthError(text, code=str(resp.status_code))
     raise InvalidRequest(text, code=str(resp.status_code))
 
-
-def _int(value, what: str) -> int:
-    try:
-        if isinstance(value, bool | float):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise NormalizeError(f"{what} is not an integer: {value!r}")
 
 
 def _money(value, what: str) -> Decimal:

@@ -20,7 +20,6 @@ import json
 import math
 import re
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
@@ -37,6 +36,8 @@ from .base import (
     register,
     windows,
 )
+from .values import as_int as _int
+from .values import format_time, money, parse_time
 
 CN_TZ = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -119,11 +120,6 @@ def sign_top(params: dict, secret: str, method: str = "hmac-sha256") -> str:
         raise ValueError(f"unknown TOP sign_method {method!r}")
     return digest.upper()
 
-
-def format_time(dt: datetime) -> str:
-    if dt.tzinfo is None:
-        raise ValueError("aware datetime required")
-    return dt.astimezone(CN_TZ).strftime(TIME_FORMAT)
 
 
 @register
@@ -420,34 +416,3 @@ def _req(raw: dict, key: str, tid: str):
     return value
 
 
-def _int(value, what: str) -> int:
-    try:
-        if isinstance(value, bool) or isinstance(value, float):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise NormalizeError(f"{what} is not an integer: {value!r}")
-
-
-def money(value, what: str) -> Decimal:
-    """Yuan amount -> Decimal, exactly. Strings and ints are parsed as written; a JSON float is
-    read through repr() (the shortest text that round-trips, i.e. what was on the wire)."""
-    if isinstance(value, bool):
-        raise NormalizeError(f"{what}: not an amount: {value!r}")
-    try:
-        if isinstance(value, float):
-            result = Decimal(repr(value))
-        else:
-            result = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise NormalizeError(f"{what}: not an amount: {value!r}")
-    if not result.is_finite():
-        raise NormalizeError(f"{what}: not an amount: {value!r}")
-    return result
-
-
-def parse_time(value, what: str) -> datetime:
-    try:
-        return datetime.strptime(str(value), TIME_FORMAT).replace(tzinfo=CN_TZ)
-    except ValueError:
-        raise NormalizeError(f"{what}: not a `yyyy-MM-dd HH:mm:ss` time: {value!r}")

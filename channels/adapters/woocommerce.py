@@ -27,6 +27,7 @@ from .base import (
     register,
     unique_orders,
 )
+from .values import as_int as _int
 
 API = "/wp-json/wc/v3/"
 STATUS_MAP = {
@@ -209,14 +210,6 @@ def _check(resp, path: str):
         raise AuthError(text, code=str(err.get("code") or resp.status_code))
     raise InvalidRequest(text, code=str(err.get("code") or resp.status_code))
 
-
-def _int(value, what: str) -> int:
-    try:
-        if isinstance(value, bool | float):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise NormalizeError(f"{what} is not an integer: {value!r}")
 
 
 def _money(value, what: str) -> Decimal:
