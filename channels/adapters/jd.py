@@ -20,7 +20,6 @@ import json
 import logging
 import math
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
 
@@ -36,13 +35,11 @@ from .base import (
     register,
     windows,
 )
+from .values import CN_TZ, TIME_FORMAT, format_time, money, parse_time
 from .values import as_int as _int
-from .values import format_time, money, parse_time
 
 logger = logging.getLogger(__name__)
 
-CN_TZ = ZoneInfo("Asia/Shanghai")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 GATEWAY_PATH = "/routerjson"
 
 ORDER_STATES = ("WAIT_SELLER_STOCK_OUT", "WAIT_SELLER_DELIVERY", "WAIT_GOODS_RECEIVE_CONFIRM",

@@ -20,7 +20,6 @@ import json
 import math
 import time
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
 
@@ -39,8 +38,6 @@ from .base import (
 from .values import as_int as _int
 from .values import money, parse_time
 
-CN_TZ = ZoneInfo("Asia/Shanghai")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 GATEWAY_PATH = "/api/router"
 MESSAGE_URL = "wss://message-api.pinduoduo.com"  # Channels II: the message WebSocket
 

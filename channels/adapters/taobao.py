@@ -20,7 +20,6 @@ import json
 import math
 import re
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
 
@@ -36,11 +35,9 @@ from .base import (
     register,
     windows,
 )
+from .values import CN_TZ, TIME_FORMAT, format_time, money, parse_time
 from .values import as_int as _int
-from .values import format_time, money, parse_time
 
-CN_TZ = ZoneInfo("Asia/Shanghai")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 GATEWAY_PATH = "/router/rest"
 
 # Trade types asked for explicitly: an omitted `type` returns only some trade types (unverified list,
