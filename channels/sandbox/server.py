@@ -26,11 +26,12 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import time
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
+
+from oms.sandbox_server import LoopbackServer
 
 from .common import Reply
 from .rest import Request
@@ -169,15 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
         return Reply(404, {"error": f"no control endpoint {path}"})
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):
-        logger.debug("sandbox connection error from %s", client_address, exc_info=True)
-
-
-class SandboxServer:
+class SandboxServer(LoopbackServer):
     """Fake Taobao / JD / PDD gateways on one loopback port.
 
         server = SandboxServer().start()
@@ -188,19 +181,11 @@ class SandboxServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None,
                  ws_port: int | None = None):
-        self.state = state or SandboxState()
-        self._httpd = _HTTPServer((host, port), _Handler)
-        self._httpd.state = self.state
-        self.host, self.port = self._httpd.server_address[:2]
-        self._thread: threading.Thread | None = None
+        super().__init__(_Handler, state or SandboxState(), host=host, port=port)
         from .pdd_ws import PddMessageServer
 
         # the PDD message socket listens next door: port + 1 (any free port when port is 0)
         self.ws = PddMessageServer(self.state, host=host, port=ws_port if ws_port is not None else (port + 1 if port else 0))
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def base_url(self, platform: str) -> str:
         """What a Shop.api_base_url must be to talk to this sandbox's `platform` gateway."""
@@ -210,9 +195,7 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"sandbox-{self.port}", daemon=True)
-            self._thread.start()
+            super().start()
             self.ws.start()
         return self
 
@@ -224,20 +207,10 @@ class SandboxServer:
     def serve_forever(self) -> None:
         """Serve in the calling thread until stop() is called from another one (or Ctrl-C)."""
         self.ws.start()
-        self._httpd.serve_forever(poll_interval=0.2)
+        super().serve_forever()
 
     def stop(self) -> None:
         self.state.stop_trickles()
         self.state.push.stop()
         self.ws.stop()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        super().stop()

@@ -29,9 +29,11 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
+
+from oms.sandbox_server import LoopbackServer
 
 from .timeline import steps
 
@@ -481,45 +483,11 @@ class _Handler(BaseHTTPRequestHandler):
         return Reply(200, {"ok": True})
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):
-        logger.debug("carrier sandbox connection error from %s", client_address, exc_info=True)
-
-
-class CarrierSandbox:
+class CarrierSandbox(LoopbackServer):
     """with CarrierSandbox() as sb: account.api_base_url = sb.url + "/sf" ..."""
 
+    name = "carrier-sandbox"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state: CarrierSandboxState | None = None):
-        self.state = state or CarrierSandboxState()
-        self._httpd = _HTTPServer((host, port), _Handler)
-        self._httpd.state = self.state
-        self.host, self.port = self._httpd.server_address[:2]
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> CarrierSandbox:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                            name=f"carrier-sandbox-{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> CarrierSandbox:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        super().__init__(_Handler, state or CarrierSandboxState(), host=host, port=port)
 

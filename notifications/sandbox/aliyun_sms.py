@@ -32,8 +32,10 @@ import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
+
+from oms.sandbox_server import LoopbackServer
 
 logger = logging.getLogger(__name__)
 
@@ -255,48 +257,15 @@ class _Handler(BaseHTTPRequestHandler):
         return 404, {"error": f"no control endpoint {path}"}
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):
-        logger.debug("sms sandbox connection error", exc_info=True)
-
-
-class SmsSandboxServer:
+class SmsSandboxServer(LoopbackServer):
     """    server = SmsSandboxServer().start(); server.state.add_account("id", "secret")
     SmsAccount.api_base_url = server.url + "/" ... server.stop()"""
 
+    name = "sms-sandbox"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SmsSandboxState | None = None):
-        self.state = state or SmsSandboxState()
-        self._httpd = _HTTPServer((host, port), _Handler)
-        self._httpd.state = self.state
-        self.host, self.port = self._httpd.server_address[:2]
-        self._thread: threading.Thread | None = None
+        super().__init__(_Handler, state or SmsSandboxState(), host=host, port=port)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
-
-    def start(self) -> SmsSandboxServer:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"sms-sandbox-{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever(poll_interval=0.2)
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> SmsSandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
