@@ -189,6 +189,58 @@ def _take(*, tenant_id: int, order_id: int, line_id: int, sku_id: int, level_id:
 
 
 # --- reservations ----------------------------------------------------------------------------
+#: One round trip for everything the common reservation needs to know: the combo parts of the
+#: ordered SKUs ('c'), whether the order already holds reservations ('r'), and the candidate
+#: stock rows of the SKUs or their parts in active warehouses ('l').
+_PLAN_SQL = """
+SELECT 'c', combo_id, component_id, quantity FROM inventory_skucomponent
+ WHERE tenant_id = %(t)s AND combo_id = ANY(%(skus)s)
+UNION ALL
+(SELECT 'r', id, 0, 0 FROM inventory_reservation
+  WHERE tenant_id = %(t)s AND order_id = %(o)s AND status IN ('active', 'short') LIMIT 1)
+UNION ALL
+SELECT 'l', sl.id, sl.warehouse_id, sl.sku_id FROM inventory_stocklevel sl
+  JOIN inventory_warehouse w ON w.id = sl.warehouse_id
+ WHERE sl.tenant_id = %(t)s AND w.active AND (%(wh)s::bigint IS NULL OR sl.warehouse_id = %(wh)s::bigint)
+   AND (sl.sku_id = ANY(%(skus)s) OR sl.sku_id IN (
+        SELECT component_id FROM inventory_skucomponent WHERE tenant_id = %(t)s AND combo_id = ANY(%(skus)s)))
+"""
+
+
+def _reserve_one_statement(*, tenant_id: int, order_id: int, lines: list[dict], reference: str,
+                           warehouse_id: int | None) -> bool | None:
+    """PostgreSQL, outside any transaction: an order that needs ONE SKU from ONE stock row, and
+    holds nothing yet, is reserved by a single statement (its own transaction: stock taken,
+    reservation and ledger row written, or nothing). The hot row is locked for that one
+    statement only. Returns True when reserved, None when this shape does not apply or the stock
+    is not there in full (the caller then takes the general path: partial fill, short rows)."""
+    sku_ids = sorted({ln["sku_id"] for ln in lines if ln["quantity"] > 0})
+    if not sku_ids:
+        return None
+    with connection.cursor() as cur:
+        cur.execute(_PLAN_SQL, {"t": tenant_id, "o": order_id, "skus": sku_ids, "wh": warehouse_id})
+        rows = cur.fetchall()
+    combos: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    levels = []
+    for kind, a, b, c in rows:
+        if kind == "r":
+            return None  # already holds reservations: release-and-retake needs the general path
+        if kind == "c":
+            combos[a].append((b, c))
+        else:
+            levels.append((a, b, c))
+    needs = _needs(tenant_id, lines, combos)
+    if len(needs) != 1 or len(levels) != 1 or levels[0][2] != needs[0].sku_id:
+        return None
+    need, (level_id, wh_id, _sku) = needs[0], levels[0]
+    if not _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id, sku_id=need.sku_id,
+                 level_id=level_id, warehouse_id=wh_id, qty=need.quantity, reference=reference,
+                 reservations=[], movements=[]):
+        return None
+    _note_stock_changed(tenant_id, [need.sku_id])  # outside a transaction: sent right away
+    return True
+
+
 def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], reference: str = "",
                         warehouse_id: int | None = None) -> bool:
     """Reserve stock for an order's lines; records full or short reservations, never raises
@@ -199,6 +251,10 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
     `warehouse_id` (orders' allocation): reserve in that one warehouse only; a reservation held
     elsewhere is released and taken again there. Default (None): every active warehouse.
     """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if _reserve_one_statement(tenant_id=tenant_id, order_id=order_id, lines=lines,
+                                  reference=reference or f"order:{order_id}", warehouse_id=warehouse_id):
+            return True
     with transaction.atomic():
         needs = _needs(tenant_id, lines)
         existing = list(
@@ -671,9 +727,11 @@ def low_stock_evaluate(*, tenant_id: int, sku_ids: Iterable[int]) -> AlertOutcom
     outcome = AlertOutcome([], [])
     if not sku_ids:
         return outcome
-    if not (ReorderPoint.objects.filter(tenant_id=tenant_id, sku_id__in=sku_ids).exists()
-            or LowStockAlert.objects.filter(tenant_id=tenant_id, sku_id__in=sku_ids, cleared_at=None).exists()):
-        return outcome  # the common case: no thresholds on these SKUs, no transaction needed
+    anything = ReorderPoint.objects.filter(tenant_id=tenant_id, sku_id__in=sku_ids).values_list("pk").union(
+        LowStockAlert.objects.filter(tenant_id=tenant_id, sku_id__in=sku_ids, cleared_at=None).values_list("pk"),
+        all=True)
+    if not anything[:1]:
+        return outcome  # the common case: no thresholds on these SKUs (one query), no transaction
     with transaction.atomic():
         points = list(ReorderPoint.objects.select_for_update().filter(tenant_id=tenant_id, sku_id__in=sku_ids)
                       .order_by("pk"))
