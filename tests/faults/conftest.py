@@ -122,7 +122,7 @@ class Worker:
         self.log = Path(settings.VAR_DIR) / f"faults-worker-{os.getpid()}-{Worker.count}.log"
         # a client of the same broker, for sending tasks and pinging (the test process's own
         # Celery app stays as configured)
-        self.client = Celery("oms-faults-client", broker=redis_url, backend=redis_url)
+        self.client = Celery("oms-faults-client", broker=redis_url, backend=redis_url, set_as_current=False)
         self.client.conf.update(task_default_queue=self.queue, task_serializer="json", accept_content=["json"],
                                 result_serializer="json", broker_connection_retry_on_startup=True)
         self.proc: subprocess.Popen | None = None
@@ -142,7 +142,10 @@ class Worker:
         def answers():
             if self.proc.poll() is not None:
                 pytest.fail(f"celery worker exited: {self.log.read_text()[-2000:]}")
-            return bool(self.client.control.ping(timeout=0.5, destination=[self.name]))
+            try:
+                return bool(self.client.control.ping(timeout=0.5, destination=[self.name]))
+            except Exception:  # noqa: BLE001  (a broker that just restarted: ask again)
+                return False
 
         wait_for(answers, timeout=60, what="the celery worker to answer a ping")
         return self
