@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory.models import SkuComponent, StockLevel, Warehouse
 from orders import services as order_services
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 INITIAL_LOOKBACK = timedelta(days=1)
 LOCK_TTL = timedelta(minutes=20)
+#: a pull older than this is over whatever its lock says (the task's hard time limit is 30 min)
+PULL_RUN_MAX = timedelta(minutes=31)
 PUSH_DEBOUNCE_SECONDS = 1.0
 
 
@@ -242,7 +245,10 @@ class ShopBusy(Exception):
 def shop_pull(*, tenant_id: int, shop_id: int, now: datetime | None = None, adapter=None) -> PullRun:
     """Pull one shop: [high-water mark - overlap, now - lag] in platform-legal slices.
     The mark advances slice by slice, each only after all of its orders committed. A failure
-    stops the pull, is recorded on the PullRun and the shop, and the next pull resumes there."""
+    stops the pull, is recorded on the PullRun and the shop, and the next pull resumes there.
+    A lost database connection is a failure like a platform error: the run is recorded on a
+    fresh connection (if the database answers again) and the lock released; if even that is
+    impossible, `pull_runs_reap` marks the run failed once its lock has expired."""
     shop = Shop.objects.get(tenant_id=tenant_id, pk=shop_id)
     token = shop_lock_acquire(shop_id=shop.pk)
     if token is None:
@@ -255,6 +261,7 @@ def shop_pull(*, tenant_id: int, shop_id: int, now: datetime | None = None, adap
         run = PullRun.objects.create(tenant_id=tenant_id, shop=shop, window_start=start, window_end=end)
         counts = Counts()
         error = ""
+        unexpected: Exception | None = None
         try:
             for ws, we in windows(start, end, adapter.max_window):
                 for page in adapter.fetch_orders(ws, we):
@@ -269,6 +276,14 @@ def shop_pull(*, tenant_id: int, shop_id: int, now: datetime | None = None, adap
         except AdapterError as exc:
             error = f"[{exc.code}] {exc}" if exc.code else str(exc)
             logger.warning("tenant=%s shop=%s pull failed: %s", tenant_id, shop.pk, error)
+        except DatabaseError as exc:
+            error = _("数据库连接中断：%(e)s") % {"e": f"{type(exc).__name__}: {exc}".strip()[:300]}
+            logger.warning("tenant=%s shop=%s run=%s pull lost the database: %s", tenant_id, shop.pk, run.pk,
+                           type(exc).__name__)
+            connection.close_if_unusable_or_obsolete()  # the next query opens a fresh connection
+        except Exception as exc:  # recorded for ops, then raised for the task's log
+            error = _("拉单异常中止：%(e)s") % {"e": f"{type(exc).__name__}: {exc}"[:300]}
+            unexpected = exc
         run.fetched = counts.received
         run.created, run.updated, run.unchanged, run.failed = (counts.created, counts.updated, counts.unchanged,
                                                                counts.failed)
@@ -277,9 +292,38 @@ def shop_pull(*, tenant_id: int, shop_id: int, now: datetime | None = None, adap
         run.finished_at = timezone.now()
         run.save()
         Shop.objects.filter(pk=shop.pk).update(last_pull_error=error)
+        if unexpected is not None:
+            raise unexpected
         return run
     finally:
-        shop_lock_release(shop_id=shop.pk, token=token)
+        try:
+            shop_lock_release(shop_id=shop.pk, token=token)
+        except DatabaseError:  # the database is still away: the lock expires on its own
+            logger.warning("tenant=%s shop=%s could not release the pull lock", tenant_id, shop.pk)
+
+
+def pull_runs_reap(*, now: datetime | None = None) -> list[int]:
+    """Mark as failed the pull runs that say "running" but whose pull is gone: their shop's lock
+    has expired or been released (a worker killed mid-pull, a database lost while recording),
+    a newer run of the same shop exists, or they are older than any pull may last. An expired
+    lock is cleared so the next pull starts at once; it resumes at the shop's high-water mark.
+    Returns the ids of the runs marked."""
+    now = now or timezone.now()
+    newer = PullRun.objects.filter(shop_id=OuterRef("shop_id"), started_at__gt=OuterRef("started_at"))
+    stale = (PullRun.objects.filter(status=PullRun.Status.RUNNING)
+             .filter(Q(shop__pull_lock_until__isnull=True) | Q(shop__pull_lock_until__lt=now)
+                     | Q(started_at__lt=now - PULL_RUN_MAX) | Exists(newer))
+             .values_list("pk", "tenant_id", "shop_id"))
+    reaped = []
+    for run_id, tenant_id, shop_id in stale:
+        error = _("拉单中断（工作进程退出或数据库连接丢失），下次拉单从已同步位置继续")
+        if PullRun.objects.filter(pk=run_id, status=PullRun.Status.RUNNING).update(
+                status=PullRun.Status.FAILED, error=error, finished_at=now):
+            Shop.objects.filter(pk=shop_id).update(last_pull_error=error)
+            Shop.objects.filter(pk=shop_id, pull_lock_until__lt=now).update(pull_lock_until=None, pull_lock_token="")
+            logger.warning("tenant=%s shop=%s run=%s interrupted pull marked failed", tenant_id, shop_id, run_id)
+            reaped.append(run_id)
+    return reaped
 
 
 def shops_due(*, now: datetime | None = None) -> list[tuple[int, int]]:

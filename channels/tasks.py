@@ -29,6 +29,12 @@ def pull_shop(tenant_id: int, shop_id: int) -> dict:
     return {"run": run.pk, "status": run.status, "fetched": run.fetched, "created": run.created}
 
 
+@shared_task(time_limit=120)
+def reap_stale_pulls() -> int:
+    """Beat runs this every few minutes: pull runs left "running" by a dead worker are marked failed."""
+    return len(services.pull_runs_reap())
+
+
 @shared_task(bind=True, max_retries=8, time_limit=120, acks_late=True)
 def push_listing(self, tenant_id: int, listing_id: int, version: int | None = None) -> int | None:
     try:

@@ -53,6 +53,8 @@ POLL_BASE = FIRST_POLL_AFTER
 POLL_CAP = timedelta(hours=24)
 DISPATCH_LEASE = timedelta(minutes=15)
 WAYBILL_CHUNK = 10
+#: a running job's claim lasts as long as the bulk_ship task's hard time limit: past it, no live
+#: worker can still be working on the job, so it may be claimed again (re-run, or the reaper)
 JOB_LEASE = timedelta(minutes=30)
 
 
@@ -408,6 +410,28 @@ def bulk_ship_run(*, tenant_id: int, job_id: int) -> BulkShipJob:
         error=error[:255], finished_at=timezone.now())
     job.refresh_from_db()
     return job
+
+
+def bulk_ship_reap(*, now: datetime | None = None) -> list[int]:
+    """Jobs whose worker died: "running" past the lease, or "queued" that long without a worker
+    taking them (a message lost with a Redis that kept no data). Each is marked failed with
+    the reason and queued again; the re-run skips the orders already shipped and gets no second
+    waybill for a parcel that has one. Returns the ids re-queued."""
+    from . import tasks
+
+    now = now or timezone.now()
+    stale = BulkShipJob.objects.filter(
+        Q(status=BulkShipJob.Status.RUNNING, started_at__lt=now - JOB_LEASE)
+        | Q(status=BulkShipJob.Status.QUEUED, created_at__lt=now - JOB_LEASE))
+    requeued = []
+    for job_id, tenant_id, status, started_at in stale.values_list("pk", "tenant_id", "status", "started_at"):
+        error = _("执行中断（工作进程退出），已自动重新排队；已发货的订单会被跳过")
+        if BulkShipJob.objects.filter(pk=job_id, status=status, started_at=started_at).update(
+                status=BulkShipJob.Status.FAILED, error=error[:255]):
+            logger.warning("tenant=%s job=%s interrupted bulk ship (%s) re-queued", tenant_id, job_id, status)
+            tasks.bulk_ship.delay(tenant_id, job_id)
+            requeued.append(job_id)
+    return requeued
 
 
 def _write_job_pdf(tenant_id: int, job_id: int, shipment_ids: list[int], include_pick_list: bool) -> str:

@@ -9,10 +9,18 @@ from . import services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(time_limit=1800, soft_time_limit=1750)
+# acks_late + reject_on_worker_lost: a job whose worker dies is delivered again (the claim in
+# bulk_ship_run makes a second delivery of a live or finished job harmless)
+@shared_task(time_limit=1800, soft_time_limit=1750, acks_late=True, reject_on_worker_lost=True)
 def bulk_ship(tenant_id: int, job_id: int) -> dict:
     job = services.bulk_ship_run(tenant_id=tenant_id, job_id=job_id)
     return {"job": job.pk, "status": job.status, "done": job.done, "failed": job.failed}
+
+
+@shared_task(time_limit=120)
+def reap_stale_bulk_jobs() -> int:
+    """Beat runs this every few minutes: jobs left "running" by a dead worker are queued again."""
+    return len(services.bulk_ship_reap())
 
 
 @shared_task(time_limit=120)

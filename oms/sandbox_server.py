@@ -57,3 +57,37 @@ class LoopbackServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Gate:
+    """Holds one request of a sandbox until released: the first `after` matching requests pass,
+    the next one waits (at most `timeout` seconds) and is then answered normally. A fault test
+    uses it to act at a known point of a conversation -- kill a worker or drop a database
+    connection between two pages of a pull, or between two waybill calls of a bulk ship.
+    `then`, if given, runs in the server thread when the held request arrives (e.g. to inject
+    a fault that this very request then gets)."""
+
+    def __init__(self, *, after: int, timeout: float = 30.0, then=None):
+        self.after = after
+        self.timeout = timeout
+        self.then = then
+        self.reached = threading.Event()
+        self._released = threading.Event()
+        self._seen = 0
+        self._lock = threading.Lock()
+
+    def passing(self) -> None:
+        with self._lock:
+            self._seen += 1
+            held = self._seen == self.after + 1
+        if held:
+            if self.then is not None:
+                self.then()
+            self.reached.set()
+            self._released.wait(self.timeout)
+
+    def wait_reached(self, timeout: float = 30.0) -> bool:
+        return self.reached.wait(timeout)
+
+    def release(self) -> None:
+        self._released.set()

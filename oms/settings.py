@@ -150,6 +150,9 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-tracking-polls": {"task": "logistics.tasks.dispatch_tracking_polls", "schedule": 60.0},
     "release-timed-holds": {"task": "orders.tasks.release_timed_holds", "schedule": 60.0},
     "dispatch-allocation": {"task": "orders.tasks.dispatch_allocation", "schedule": 60.0},
+    # fault recovery (docs/faults.md): runs and jobs left "running" by a dead worker
+    "reap-stale-pulls": {"task": "channels.tasks.reap_stale_pulls", "schedule": 300.0},
+    "reap-stale-bulk-jobs": {"task": "logistics.tasks.reap_stale_bulk_jobs", "schedule": 300.0},
 }
 
 # --- auth -----------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def dispatch(state: SandboxState, platform: str, params: dict) -> Reply | None:
     fake = FAKES[platform]
     api = fake.api_name(params)
     state.log_request(platform, api, params)
+    state.pass_gate(platform, list_call=fake.is_list_call(api))
     kind = state.take_fault(platform, list_call=fake.is_list_call(api))
     if kind == "http500":
         return Reply(500, "<html><body><h1>500 Internal Server Error</h1></body></html>")

@@ -56,6 +56,7 @@ class SandboxState:
         self.shipments: list[dict] = []
         self.request_log: list[tuple] = []  # (platform, api name, params, time)
         self._faults: dict[str, list[list]] = {p: [] for p in PLATFORMS}
+        self.gates: dict[str, object] = {}  # platform -> oms.sandbox_server.Gate on its order-list calls
         self.timeout_delay = 2.0  # seconds a "timeout" fault stalls before dropping the connection
         self.retry_after = 1  # the Retry-After header of an "http429" fault
         self._rng = random.Random()
@@ -261,6 +262,22 @@ class SandboxState:
                     self._faults[platform].remove(entry)
                 return kind
         return None
+
+    def hold_list_call(self, platform: str, *, after: int, timeout: float = 30.0, then=None):
+        """Let `after` order-list calls of `platform` through, then hold the next one until the
+        returned gate is released (see oms.sandbox_server.Gate)."""
+        from oms.sandbox_server import Gate
+
+        self._check_platform(platform)
+        gate = Gate(after=after, timeout=timeout, then=then)
+        with self.lock:
+            self.gates[platform] = gate
+        return gate
+
+    def pass_gate(self, platform: str, *, list_call: bool) -> None:
+        gate = self.gates.get(platform) if list_call else None
+        if gate is not None:
+            gate.passing()
 
     def pending_faults(self, platform: str | None = None) -> list[tuple[str, str, int]]:
         with self.lock:

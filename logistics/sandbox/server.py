@@ -75,6 +75,7 @@ class CarrierSandboxState:
         self.cainiao: dict[tuple[str, str, str], str] = {}  # (app_key, cp, object_id) -> waybill
         self.parcels: dict[str, Parcel] = {}
         self.faults: dict[str, deque] = defaultdict(deque)
+        self.gates: dict[str, object] = {}  # provider -> oms.sandbox_server.Gate on its calls
         self.rejected_names: dict[str, set] = defaultdict(set)
         self.requests: list[tuple[str, str]] = []  # (provider, api)
         self.clock_offset = timedelta(0)
@@ -95,6 +96,16 @@ class CarrierSandboxState:
     def inject(self, provider: str, kind: str, count: int = 1) -> None:
         with self.lock:
             self.faults[provider].extend([kind] * count)
+
+    def hold_call(self, provider: str, *, after: int, timeout: float = 30.0, then=None):
+        """Let `after` calls to `provider` through, then hold the next one until the returned
+        gate is released (see oms.sandbox_server.Gate)."""
+        from oms.sandbox_server import Gate
+
+        gate = Gate(after=after, timeout=timeout, then=then)
+        with self.lock:
+            self.gates[provider] = gate
+        return gate
 
     def take_fault(self, provider: str) -> str | None:
         with self.lock:
@@ -389,6 +400,9 @@ HANDLERS = {"/sf/std/service": ("sf", sf_handle), "/cainiao/router/rest": ("cain
 
 def dispatch(state: CarrierSandboxState, path: str, params: dict) -> Reply | None:
     provider, handler = HANDLERS[path]
+    gate = state.gates.get(provider)
+    if gate is not None:
+        gate.passing()
     kind = state.take_fault(provider)
     if kind == "http500":
         return Reply(500, "<html><body>500 Internal Server Error</body></html>")
