@@ -10,7 +10,7 @@ from .adapters.base import AdapterError
 logger = logging.getLogger(__name__)
 
 
-@shared_task(time_limit=60)
+@shared_task(time_limit=60, oms_system_scope=True)  # every shop of every tenant
 def dispatch_due_pulls() -> int:
     """Beat runs this every minute: enqueue a pull for each enabled shop whose interval passed."""
     due = services.shops_due()

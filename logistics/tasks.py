@@ -15,7 +15,7 @@ def bulk_ship(tenant_id: int, job_id: int) -> dict:
     return {"job": job.pk, "status": job.status, "done": job.done, "failed": job.failed}
 
 
-@shared_task(time_limit=120)
+@shared_task(time_limit=120, oms_system_scope=True)  # shipments of every tenant
 def dispatch_tracking_polls() -> int:
     """Beat runs this every few minutes: queue a poll for each shipment whose next_poll_at is due."""
     due = services.tracking_claim_due()
