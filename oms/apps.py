@@ -14,6 +14,7 @@ class OmsConfig(AppConfig):
 
     def ready(self):
         from celery.signals import task_postrun, task_prerun
+        from django.core.checks import Tags, register
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate
 
@@ -25,3 +26,4 @@ class OmsConfig(AppConfig):
         task_prerun.connect(rls.on_task_prerun, dispatch_uid="oms.rls.task_prerun")
         task_postrun.connect(rls.on_task_postrun, dispatch_uid="oms.rls.task_postrun")
         post_migrate.connect(_apply_policies, sender=self, dispatch_uid="oms.rls.policies")
+        register(rls.check_policies, Tags.database)

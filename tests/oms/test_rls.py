@@ -179,3 +179,22 @@ def test_every_task_of_the_project_says_which_tenant_it_works_for():
     undeclared = [t.name for t in tasks
                   if "tenant_id" not in inspect.signature(t.run).parameters and not getattr(t, "oms_system_scope", False)]
     assert undeclared == []
+
+
+def test_deleting_a_tenant_in_the_admin_sees_its_rows_across_tenants(app_role, client, tenant, other_tenant,
+                                                                     two_tenants):
+    """The operator is no member of the tenant: the admin's delete page collects what would go
+    with it in the system scope, so it is refused for the tenant's orders exactly as without RLS
+    (instead of an empty list and a foreign-key error), and an empty tenant is deleted."""
+    from django.urls import reverse
+
+    from oms.models import Tenant
+
+    client.force_login(factories.UserFactory(username="root", is_superuser=True, is_staff=True))
+    resp = client.post(reverse("admin:oms_tenant_delete", args=[other_tenant.pk]), {"post": "yes"})
+    assert resp.status_code == 200 and resp.context["perms_lacking"]
+    assert dict(resp.context["model_count"])[Order._meta.verbose_name_plural] == 2
+    assert Tenant.objects.filter(pk=other_tenant.pk).exists()
+    empty = factories.TenantFactory(name="空租户", slug="empty")
+    resp = client.post(reverse("admin:oms_tenant_delete", args=[empty.pk]), {"post": "yes"})
+    assert resp.status_code == 302 and not Tenant.objects.filter(pk=empty.pk).exists()

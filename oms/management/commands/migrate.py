@@ -12,6 +12,10 @@ from oms import rls
 
 
 class Command(DjangoMigrate):
+    def check(self, *args, **kwargs):
+        with rls.migrating():
+            return super().check(*args, **kwargs)
+
     def handle(self, *args, **options):
         using = options["database"]
         with rls.as_owner(using) as app_role, rls.system_scope(using):
