@@ -10,7 +10,7 @@ from .adapters.base import AdapterError
 logger = logging.getLogger(__name__)
 
 
-@shared_task(time_limit=60)
+@shared_task(time_limit=60, oms_system_scope=True)  # every shop of every tenant
 def dispatch_due_pulls() -> int:
     """Beat runs this every minute: enqueue a pull for each enabled shop whose interval passed."""
     due = services.shops_due()
@@ -29,7 +29,7 @@ def pull_shop(tenant_id: int, shop_id: int) -> dict:
     return {"run": run.pk, "status": run.status, "fetched": run.fetched, "created": run.created}
 
 
-@shared_task(time_limit=120)
+@shared_task(time_limit=120, oms_system_scope=True)  # runs of every tenant
 def reap_stale_pulls() -> int:
     """Beat runs this every few minutes: pull runs left "running" by a dead worker are marked failed."""
     return len(services.pull_runs_reap())

@@ -17,13 +17,13 @@ def bulk_ship(tenant_id: int, job_id: int) -> dict:
     return {"job": job.pk, "status": job.status, "done": job.done, "failed": job.failed}
 
 
-@shared_task(time_limit=120)
+@shared_task(time_limit=120, oms_system_scope=True)  # jobs of every tenant
 def reap_stale_bulk_jobs() -> int:
     """Beat runs this every few minutes: jobs left "running" by a dead worker are queued again."""
     return len(services.bulk_ship_reap())
 
 
-@shared_task(time_limit=120)
+@shared_task(time_limit=120, oms_system_scope=True)  # shipments of every tenant
 def dispatch_tracking_polls() -> int:
     """Beat runs this every few minutes: queue a poll for each shipment whose next_poll_at is due."""
     due = services.tracking_claim_due()

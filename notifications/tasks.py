@@ -24,7 +24,7 @@ def send_notification(tenant_id: int, notification_id: int) -> str:
     return row.status
 
 
-@shared_task(time_limit=60)
+@shared_task(time_limit=60, oms_system_scope=True)  # messages of every tenant
 def resend_due_notifications(limit: int = 500) -> int:
     """Beat, every minute: enqueue a send for each queued message that is due and unclaimed."""
     due = selectors.notifications_due(limit=limit)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
+from . import rls
 from .models import Membership, Tenant
 from .roles import Area, role_can
 
@@ -23,6 +24,20 @@ class TenantModelAdmin(admin.ModelAdmin):
     has_view_permission = has_change_permission = has_add_permission = has_delete_permission = (
         lambda self, request, obj=None: request.user.is_superuser
     )
+
+    # Deleting a tenant deletes every row it owns: the operator is no member of it, so the
+    # cascade (and the page listing what it will delete) runs in the system scope (oms/rls.py).
+    def get_deleted_objects(self, objs, request):
+        with rls.system_scope():
+            return super().get_deleted_objects(objs, request)
+
+    def delete_model(self, request, obj):
+        with rls.system_scope():
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with rls.system_scope():
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(Membership)

@@ -7,9 +7,11 @@ choice lives in the session and is honoured only while the membership exists.
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import FileResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
+from . import rls
 from .models import Membership
 
 SESSION_KEY = "oms_tenant_id"
@@ -37,7 +39,20 @@ class TenantMiddleware:
         membership = resolve_membership(request)
         request.membership = membership
         request.tenant = membership.tenant if membership else None
-        return self.get_response(request)
+        # PostgreSQL row-level security (oms/rls.py): the request sees its tenant's rows and no
+        # other's, whatever a view forgets to filter; an anonymous request sees no tenant rows.
+        scope = rls.Scope(tenant_id=request.tenant.pk) if request.tenant else rls.NONE
+        with rls.scope(scope):
+            response = self.get_response(request)
+        if response.streaming and not isinstance(response, FileResponse) and not response.is_async:
+            # a streamed body (CSV export) is produced after this returns: in the same scope
+            response.streaming_content = _scoped(scope, response.streaming_content)
+        return response
+
+
+def _scoped(scope, chunks):
+    with rls.scope(scope):
+        yield from chunks
 
 
 class LanguageMiddleware(LocaleMiddleware):

@@ -105,6 +105,10 @@ else:
         "server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", default=True))
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Row-level security (docs/rls.md): DATABASE_URL is the application's role, which cannot bypass
+# RLS; `manage.py migrate` connects as the tables' owner given here (its user and password; host
+# and port if given). Unset: DATABASE_URL's role does both, as before.
+DATABASE_OWNER = env.db("DATABASE_OWNER_URL") if env("DATABASE_OWNER_URL", default="") else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ATOMIC_REQUESTS = False
 

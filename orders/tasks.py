@@ -22,7 +22,7 @@ def retry_held_for_stock(tenant_id: int, sku_ids: list[int]) -> int:
     return len(tried)
 
 
-@shared_task(time_limit=120, soft_time_limit=110, acks_late=True)
+@shared_task(time_limit=120, soft_time_limit=110, acks_late=True, oms_system_scope=True)  # all tenants
 def release_timed_holds() -> int:
     """Periodic: holds "until ..." whose time has come release themselves."""
     return services.holds_release_due()
@@ -33,7 +33,7 @@ def allocate_tenant(tenant_id: int) -> dict:
     return services.orders_allocate_queue(tenant_id=tenant_id)
 
 
-@shared_task(time_limit=60, soft_time_limit=50)
+@shared_task(time_limit=60, soft_time_limit=50, oms_system_scope=True)  # one run per tenant
 def dispatch_allocation() -> int:
     """Periodic: one allocation run per tenant that allocates automatically."""
     from .models import OrderSettings

@@ -8,6 +8,7 @@ import os
 import pytest
 from django.conf import settings
 
+from oms import rls
 from tests import factories
 
 
@@ -31,6 +32,59 @@ def _require(reason: str) -> None:
     if settings.OMS_REQUIRE_SERVICES:
         pytest.fail(f"OMS_REQUIRE_SERVICES=1 but {reason}")
     pytest.skip(reason)
+
+
+# --- PostgreSQL row-level security (docs/rls.md) ---------------------------------------------------
+# With DATABASE_OWNER_URL the test database is created and migrated as the owner and the tests
+# then run connected as the application role (DATABASE_URL), exactly as production does. The test
+# process starts in the system scope (factories write any tenant's rows); requests through the
+# test client and tasks in a real worker are scoped like production.
+rls.set_default_scope(rls.SYSTEM)
+
+
+def _owner_swap() -> dict | None:
+    """Connect the default alias as the owner; returns the application role's settings, or None."""
+    from django.db import connection
+
+    owner = rls.owner_settings()
+    if connection.vendor != "postgresql" or owner is None or owner["USER"] == connection.settings_dict["USER"]:
+        return None
+    app = {k: connection.settings_dict.get(k) for k in owner}
+    connection.close()
+    connection.settings_dict.update(owner)
+    return app
+
+
+def _reconnect(creds: dict) -> None:
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict.update(creds)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings):
+    """Runs before pytest-django creates the test database: create and migrate it as the owner."""
+    return _owner_swap()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_modify_db_settings, django_db_blocker):
+    app = django_db_modify_db_settings
+    if app is None:
+        yield
+        return
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        rls.grant_app_role(app["USER"], password=app["PASSWORD"] or "")
+        with connection.cursor() as cur:  # tests only: transactional tests empty the tables with TRUNCATE
+            cur.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {connection.ops.quote_name(app['USER'])}")
+        owner = {k: connection.settings_dict.get(k) for k in app}
+        _reconnect(app)
+    yield
+    with django_db_blocker.unblock():
+        _reconnect(owner)  # pytest-django drops the test database next: the owner's job
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 import tablib
+from django.db import connection
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -125,13 +126,15 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_orders(tab, tena
                 from orders.models import ReturnRequest
                 ReturnRequest.objects.create(tenant=tenant, order=o)
 
+    # + 2 on PostgreSQL: the request's row-level security scope, set and restored (oms/rls.py)
+    bound = 22 if connection.vendor == "postgresql" else 20
     make(10)
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(bound):
         resp = owner_client.get(url(tab))
     assert resp.status_code == 200
     assert resp.content.decode().count('name="pk"') in (10, 0)  # tabs without actions have no checkboxes
     make(40)
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(bound):
         resp = owner_client.get(url(tab))
     assert resp.status_code == 200
     assert len(resp.context["rows"]) == 50

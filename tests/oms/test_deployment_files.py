@@ -11,16 +11,20 @@ ROOT = Path(settings.BASE_DIR)
 def test_compose_has_the_production_services_and_their_commands_exist():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat", "push"}
+    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "beat", "push"}
     assert services["postgres"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7")
     for name in ("web", "worker", "beat", "push"):
         svc = services[name]
         assert svc["build"] == "."
         assert svc["env_file"] == ".env"
-        assert set(svc["depends_on"]) == {"postgres", "redis"}
-    web = " ".join(services["web"]["command"])
-    assert "manage.py migrate" in web and "gunicorn oms.wsgi:application" in web
+        # migrations (and the RLS policies) first, as the owner; these connect as the application role
+        assert set(svc["depends_on"]) == {"postgres", "redis", "migrate"}
+        assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert "DATABASE_OWNER_URL" not in svc.get("environment", {})
+    assert services["migrate"]["command"][1:3] == ["manage.py", "migrate"]
+    assert "DATABASE_OWNER_URL" in services["migrate"]["environment"]
+    assert "gunicorn oms.wsgi:application" in " ".join(services["web"]["command"])
     assert services["worker"]["command"][:3] == ["celery", "-A", "oms"] and "worker" in services["worker"]["command"]
     assert "beat" in services["beat"]["command"]
     from django.core.management import get_commands

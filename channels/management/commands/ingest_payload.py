@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from channels import services
 from channels.models import Shop
+from oms import rls
 from oms.models import Tenant
 
 
@@ -24,13 +25,14 @@ class Command(BaseCommand):
             tenant_obj = Tenant.objects.get(slug=tenant)
         except Tenant.DoesNotExist:
             raise CommandError(f"no tenant {tenant!r}")
-        try:
-            shop_obj = Shop.objects.get(tenant=tenant_obj, name=shop)
-        except Shop.DoesNotExist:
-            raise CommandError(f"tenant {tenant!r} has no shop {shop!r}")
-        try:
-            payload = json.loads(Path(file).read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot read {file}: {exc}")
-        counts = services.ingest_payload(shop=shop_obj, payload=payload)
+        with rls.tenant_scope(tenant_obj.pk):
+            try:
+                shop_obj = Shop.objects.get(tenant=tenant_obj, name=shop)
+            except Shop.DoesNotExist:
+                raise CommandError(f"tenant {tenant!r} has no shop {shop!r}")
+            try:
+                payload = json.loads(Path(file).read_text(encoding="utf-8-sig"))
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"cannot read {file}: {exc}")
+            counts = services.ingest_payload(shop=shop_obj, payload=payload)
         self.stdout.write(json.dumps(counts.summary()))

@@ -16,6 +16,7 @@ from channels.models import Shop
 from channels.push.pdd import PddMessageConsumer
 from channels.push.supervisor import supervise
 from channels.push.tmc import TmcConsumer
+from oms import rls
 
 CONSUMERS = {"taobao": TmcConsumer, "pdd": PddMessageConsumer}
 
@@ -23,9 +24,11 @@ CONSUMERS = {"taobao": TmcConsumer, "pdd": PddMessageConsumer}
 def _runner(shop_id: int):
     def run(stop: threading.Event) -> None:
         close_old_connections()
-        shop = Shop.objects.get(pk=shop_id, enabled=True)
+        with rls.system_scope():  # this thread does not know its shop's tenant until it reads the shop
+            shop = Shop.objects.get(pk=shop_id, enabled=True)
         try:
-            CONSUMERS[shop.platform](shop).run(stop)
+            with rls.tenant_scope(shop.tenant_id):  # from here on, only this shop's tenant
+                CONSUMERS[shop.platform](shop).run(stop)
         finally:
             close_old_connections()
     return run
@@ -43,22 +46,26 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         threads: dict[int, threading.Thread] = {}
         try:
-            while not stop.is_set():
-                shops = list(Shop.objects.filter(enabled=True, platform__in=list(CONSUMERS))
-                             .values_list("pk", "tenant_id", "platform", "name"))
-                for pk, tenant_id, platform, name in shops:
-                    if pk in threads and threads[pk].is_alive():
-                        continue
-                    label = f"{platform}:{pk}"
-                    t = threading.Thread(target=supervise, args=(label, _runner(pk), stop),
-                                         kwargs={"backoff_cap": backoff_cap}, name=f"push-{label}", daemon=True)
-                    t.start()
-                    threads[pk] = t
-                    self.stdout.write(f"push consumer started: tenant={tenant_id} shop={pk} {platform} {name}")
-                close_old_connections()
-                stop.wait(rescan)
+            with rls.system_scope():  # the supervisor lists the shops of every tenant
+                self._loop(stop, threads, rescan, backoff_cap)
         except KeyboardInterrupt:
             stop.set()
         for t in threads.values():
             t.join(timeout=5)
         self.stdout.write("push consumers stopped.")
+
+    def _loop(self, stop, threads, rescan, backoff_cap):
+        while not stop.is_set():
+            shops = list(Shop.objects.filter(enabled=True, platform__in=list(CONSUMERS))
+                         .values_list("pk", "tenant_id", "platform", "name"))
+            for pk, tenant_id, platform, name in shops:
+                if pk in threads and threads[pk].is_alive():
+                    continue
+                label = f"{platform}:{pk}"
+                t = threading.Thread(target=supervise, args=(label, _runner(pk), stop),
+                                     kwargs={"backoff_cap": backoff_cap}, name=f"push-{label}", daemon=True)
+                t.start()
+                threads[pk] = t
+                self.stdout.write(f"push consumer started: tenant={tenant_id} shop={pk} {platform} {name}")
+            close_old_connections()
+            stop.wait(rescan)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from inventory import services
 from inventory.models import Sku, StockMovement, Warehouse
+from oms import rls
 from oms.models import Tenant
 
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", help=_("只核对该租户（标识）"))
         parser.add_argument("--rows", type=int, default=50, help=_("每个差异最多列出的流水行数（最近的）"))
 
+    @rls.system_scope()  # every tenant, or the one named
     def handle(self, *args, tenant=None, rows=50, **options):
         tenant_id = None
         if tenant:

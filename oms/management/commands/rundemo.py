@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from channels.models import Shop
+from oms import rls
 
 CHANNELS2_PLATFORMS = ["amazon", "shopify", "woocommerce", "douyin"]
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--sandbox-port", type=int, default=8765)
         parser.add_argument("--no-sandbox", action="store_true")
 
+    @rls.system_scope()  # reads every tenant's shops and carrier accounts for the sandboxes
     def handle(self, *args, port, sandbox_port, no_sandbox, **kwargs):
         python = sys.executable
         manage = str(Path(settings.BASE_DIR) / "manage.py")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from channels.models import Listing, Shop
 from inventory import services as stock
 from inventory.models import Sku, SkuComponent, StockLevel, StockMovement, Warehouse
-from oms import demo_data
+from oms import demo_data, rls
 from oms.models import Membership, Tenant
 from oms.roles import Role
 from orders import services as order_services
@@ -88,6 +88,7 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, default=150, help="orders per shop")
         parser.add_argument("--sandbox-url", default=SANDBOX_URL)
 
+    @rls.system_scope()  # demo data for every tenant
     def handle(self, *args, orders: int, sandbox_url: str, **kwargs):
         started = time.monotonic()
         User = get_user_model()
