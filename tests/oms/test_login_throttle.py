@@ -110,3 +110,13 @@ def test_behind_a_trusted_proxy_the_forwarded_client_address_is_throttled(client
     # another client behind the same proxy is not locked out
     assert _login(client, staff.username, "pw-123456", ip=proxy,
                   HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 302
+
+
+def test_ops_find_the_lockouts_in_the_admin_in_chinese(client, staff, settings):
+    _fail_until_locked(client, staff.username, settings)
+    root = factories.UserFactory(username="platform-root", is_superuser=True)
+    client.force_login(root)
+    index = client.get("/admin/").content.decode()
+    assert "登录失败计数" in index and "登录记录" in index
+    listing = client.get(reverse("admin:axes_accessattempt_changelist")).content.decode()
+    assert "ops-li" in listing and "10.0.0.1" in listing
