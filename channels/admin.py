@@ -1,7 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.utils.translation import gettext_lazy as _
 
+from inventory.models import Warehouse
 from oms.admin_base import ReadOnlyTenantAdmin, TenantAdmin
 from oms.crypto import mask
 from oms.roles import Area
@@ -18,15 +20,32 @@ class ShopForm(forms.ModelForm):
                                                   "留空保持不变"),
                                       widget=forms.Textarea(attrs={"rows": 3}))
 
+    # Shop.warehouses goes through a tenant-owned table, which the admin does not edit by itself
+    warehouses = forms.ModelMultipleChoiceField(
+        label=Shop._meta.get_field("warehouses").verbose_name, required=False,
+        help_text=Shop._meta.get_field("warehouses").help_text, queryset=Warehouse.objects.none(),
+        widget=FilteredSelectMultiple(Shop._meta.get_field("warehouses").verbose_name, is_stacked=False))
+    tenant_id: int | None = None  # set per request by ShopAdmin.get_form
+
     class Meta:
         model = Shop
         exclude = ("credentials",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["warehouses"].queryset = Warehouse.objects.filter(tenant_id=self.tenant_id)
 
     def save(self, commit=True):
         new = self.cleaned_data.get("new_credentials")
         if new:
             self.instance.credentials = new
         return super().save(commit)
+
+    def _save_m2m(self):
+        warehouses = self.cleaned_data.pop("warehouses", None)
+        super()._save_m2m()
+        if warehouses is not None:
+            self.instance.warehouses.set(warehouses, through_defaults={"tenant_id": self.instance.tenant_id})
 
 
 @admin.register(Shop)
@@ -38,8 +57,11 @@ class ShopAdmin(TenantAdmin):
     list_filter = ("platform", "enabled")
     search_fields = ("name", "platform_shop_id")
     readonly_fields = ("credentials_masked", "high_water_mark", "last_pull_at", "last_pull_error")
-    filter_horizontal = ("warehouses",)
     actions = ["pull_now"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"tenant_id": getattr(request.tenant, "pk", None)})
 
     @admin.action(description=_("立即拉单"))
     def pull_now(self, request, queryset):

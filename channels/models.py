@@ -33,7 +33,10 @@ class Shop(TenantOwned):
     safety_stock = models.PositiveIntegerField(_("安全库存"), default=0)
     allocation_ratio = models.DecimalField(_("库存分配比例"), max_digits=4, decimal_places=3, default=1,
                                            help_text=_("推送给该店铺的可用库存比例，0–1"))
+    # through a tenant-owned table, so the link rows are distributed with the tenant (docs/scale-out.md);
+    # write with .set(..., through_defaults={"tenant_id": shop.tenant_id})
     warehouses = models.ManyToManyField("inventory.Warehouse", blank=True, related_name="shops",
+                                        through="ShopWarehouse",
                                         verbose_name=_("发货仓"), help_text=_("留空表示所有启用的仓库"))
     # the pull lock: taken with a conditional UPDATE, survives a crashed worker by expiry
     pull_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
@@ -51,6 +54,21 @@ class Shop(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_platform_display()})"
+
+
+class ShopWarehouse(TenantOwned):
+    """A warehouse that ships a shop's orders (Shop.warehouses)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    warehouse = models.ForeignKey("inventory.Warehouse", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("店铺发货仓")
+        verbose_name_plural = _("店铺发货仓")
+        constraints = [models.UniqueConstraint(fields=["tenant", "shop", "warehouse"], name="shopwarehouse_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} -> {self.warehouse_id}"
 
 
 class Listing(TenantOwned):

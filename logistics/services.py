@@ -263,7 +263,8 @@ def waybill_cancel(*, tenant_id: int, shipment_id: int, actor=None) -> Shipment:
         return s
     if s.status not in (S.CREATED, S.LABELLED):
         raise ShipmentError(_("包裹已发出，不能取消面单"))
-    if s.tracking_number:
+    # a number without a carrier (typed in or imported, no e-waybill) has nobody to be given back to
+    if s.tracking_number and (s.waybill_provider or s.carrier is not None):
         account = _account(tenant_id, s.waybill_provider or _provider_for(s.carrier))
         if account is None:
             raise ShipmentError(_("没有可用的面单账号，无法取消"))

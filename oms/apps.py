@@ -27,3 +27,7 @@ class OmsConfig(AppConfig):
         task_postrun.connect(rls.on_task_postrun, dispatch_uid="oms.rls.task_postrun")
         post_migrate.connect(_apply_policies, sender=self, dispatch_uid="oms.rls.policies")
         register(rls.check_policies, Tags.database)
+
+        from . import security
+
+        security.connect()

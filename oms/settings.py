@@ -7,6 +7,7 @@ Production: set DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS, DEBUG=0.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "django_filters",
     "import_export",
     "django_celery_beat",
+    "axes",
     "oms",
     "inventory",
     "orders",
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "oms.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, as django-axes asks: turns a locked-out login into the lockout page
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "oms.urls"
@@ -166,6 +170,26 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/admin/"
+
+# Login throttling (django-axes): the staff login (console and admin share admin:login) locks a
+# username from one IP address after OMS_LOGIN_FAILURE_LIMIT failures for OMS_LOGIN_COOLOFF_MINUTES;
+# other users and the same user from elsewhere are unaffected, and a success clears the count.
+# Attempts and lockouts are rows in the admin (superusers) and WARNING lines of `oms.security`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("OMS_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("OMS_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "oms.security.lockout_response"  # templates/registration/locked_out.html
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_CLIENT_IP_CALLABLE = "oms.security.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# behind N reverse proxies that append to X-Forwarded-For, the client is the N-th address from the
+# right; 0 (default) takes REMOTE_ADDR, so a forged header cannot pick the IP being throttled
+OMS_TRUSTED_PROXY_COUNT = env.int("OMS_TRUSTED_PROXY_COUNT", default=0)
 
 # --- i18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

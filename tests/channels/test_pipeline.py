@@ -274,7 +274,7 @@ def test_push_goes_to_every_shop_listing_the_sku_with_the_formula(tenant, sandbo
                                      allocation_ratio=ratio, credentials=dict(CREDENTIALS[platform]),
                                      api_base_url=f"{sandbox.url}/{platform}")
         if platform == "pdd":
-            shop.warehouses.set([wh2])  # only B serves this shop
+            shop.warehouses.set([wh2], through_defaults={"tenant_id": shop.tenant_id})  # only B serves this shop
         listings.append(Listing.objects.create(tenant=tenant, shop=shop, sku=sku, platform_item_id="600123450001",
                                                platform_sku_id="4800123450011", outer_id=sku.code))
     for listing in listings:

@@ -39,7 +39,7 @@ def test_allocation_ratio_is_applied_after_safety_stock_and_floored(tenant, stoc
 def test_only_the_shops_warehouses_count_and_never_below_zero(tenant, stock):
     a, b, sku = stock
     shop = factories.ShopFactory(tenant=tenant, safety_stock=3)
-    shop.warehouses.set([b])
+    shop.warehouses.set([b], through_defaults={"tenant_id": shop.tenant_id})
     assert sku_channel_availability(shop=shop, sku_id=sku.pk).quantity == 4  # 7 - 3
     shop.safety_stock = 20
     shop.save()

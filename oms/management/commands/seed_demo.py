@@ -224,7 +224,7 @@ class Command(BaseCommand):
                 "platform": platform, "api_base_url": f"{sandbox_url}/{platform}", "credentials": creds,
                 "safety_stock": 2, "pull_interval_minutes": 1 if platform != "jd" else 2,
                 "high_water_mark": timezone.now() - timedelta(minutes=10)})
-            shop.warehouses.set(whs)
+            shop.warehouses.set(whs, through_defaults={"tenant_id": shop.tenant_id})
             for j, sku in enumerate(skus.values()):
                 Listing.objects.get_or_create(tenant=tenant, shop=shop, platform_item_id=f"{6100000 + j}",
                                               platform_sku_id=f"{i + 1}{8100000 + j}", defaults={
@@ -257,7 +257,7 @@ class Command(BaseCommand):
                     "platform": platform, "api_base_url": f"{sandbox_url}/{platform}", "credentials": creds,
                     "platform_shop_id": creds.get("shop_id", ""), "safety_stock": 2, "pull_interval_minutes": 1,
                     "high_water_mark": timezone.now() - timedelta(minutes=10)})
-                shop.warehouses.set(warehouses)
+                shop.warehouses.set(warehouses, through_defaults={"tenant_id": shop.tenant_id})
                 for j, sku in enumerate(sku_map.values()):
                     item_id, sku_id = channels2_listing_ids(platform, j, sku.code)
                     Listing.objects.get_or_create(tenant=t, shop=shop, platform_item_id=item_id,
