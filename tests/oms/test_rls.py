@@ -68,7 +68,7 @@ def test_without_a_scope_a_query_sees_no_tenant_rows_at_all(app_role, two_tenant
     with rls.no_scope():
         assert _raw("SELECT count(*) FROM orders_order") == [(0,)]
         assert _raw("SELECT count(*) FROM channels_shop") == [(0,)]
-        assert _raw("SELECT count(*) FROM channels_shop_warehouses") == [(0,)]
+        assert _raw("SELECT count(*) FROM channels_shopwarehouse") == [(0,)]
     with rls.system_scope():
         assert _raw("SELECT count(*) FROM orders_order") == [(5,)]
 
@@ -116,7 +116,7 @@ def test_every_tenant_owned_table_has_row_level_security_enabled_forced_and_a_po
         "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
         "AND column_name = 'tenant_id'")}
     assert with_tenant_column - covered == set(NOT_TENANT_OWNED)
-    assert "channels_shop_warehouses" in covered  # many-to-many of a tenant-owned model
+    assert "channels_shopwarehouse" in covered  # the shops<->warehouses link carries its tenant
 
 
 def test_a_request_sees_only_its_tenant_even_when_the_view_forgets_the_filter(
