@@ -220,9 +220,9 @@ def _recent_for_duplicates(tenant_id: int, review: list[_Row], lines_of, setting
                                        placed_at__gte=lo, placed_at__lte=hi).exclude(status=S.CANCELLED)
                   .values_list("pk", "placed_at", "platform", "buyer_nick", "platform_order_id"))
     extra: dict[int, list] = defaultdict(list)
-    if others:
-        for ln in OrderLine.objects.filter(tenant_id=tenant_id, order_id__in=[o[0] for o in others]).only(
-                "order_id", "sku_id", "outer_sku_id", "quantity", "is_gift", "refund_status"):
+    if others:  # (named tuples: the attributes line_signature reads, no model instances)
+        for ln in OrderLine.objects.filter(tenant_id=tenant_id, order_id__in=[o[0] for o in others]).values_list(
+                "order_id", "sku_id", "outer_sku_id", "quantity", "is_gift", "refund_status", named=True):
             extra[ln.order_id].append(ln)
     out = []
     for pk, placed_at, platform, nick, pid in others:
