@@ -216,12 +216,12 @@ def _recent_for_duplicates(tenant_id: int, review: list[_Row], lines_of, setting
         return []
     lo = min(o.placed_at for o in review) - window
     hi = max(o.placed_at for o in review)
-    others = list(Order.objects.filter(tenant_id=tenant_id, buyer_nick__in=nicks, kind=OrderKind.NORMAL,
-                                       placed_at__gte=lo, placed_at__lte=hi).exclude(status=S.CANCELLED)
-                  .values_list("pk", "placed_at", "platform", "buyer_nick", "platform_order_id"))
+    stored = Order.objects.filter(tenant_id=tenant_id, buyer_nick__in=nicks, kind=OrderKind.NORMAL,
+                                  placed_at__gte=lo, placed_at__lte=hi).exclude(status=S.CANCELLED)
+    others = list(stored.values_list("pk", "placed_at", "platform", "buyer_nick", "platform_order_id"))
     extra: dict[int, list] = defaultdict(list)
-    if others:  # (named tuples: the attributes line_signature reads, no model instances)
-        for ln in OrderLine.objects.filter(tenant_id=tenant_id, order_id__in=[o[0] for o in others]).values_list(
+    if others:  # (a subquery, not thousands of ids; named tuples: what line_signature reads)
+        for ln in OrderLine.objects.filter(tenant_id=tenant_id, order_id__in=stored.values("pk")).values_list(
                 "order_id", "sku_id", "outer_sku_id", "quantity", "is_gift", "refund_status", named=True):
             extra[ln.order_id].append(ln)
     out = []
