@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oms import signals
-from oms.bulk_rows import insert_rows
+from oms.bulk_rows import insert_many
 from oms.models import Tenant
 
 from .models import (
@@ -339,8 +339,7 @@ def _allocate_locked(tenant_id: int, per_order: list[tuple[int, list[Need]]], *,
                 reservations.append((tenant_id, order_id, need.line_id, need.sku_id, None, remaining, short))
     if delta:
         _add_reserved(delta)
-    insert_rows(Reservation, RESERVATION_COLUMNS, reservations)
-    insert_rows(StockMovement, MOVEMENT_COLUMNS, movements)
+    insert_many((Reservation, RESERVATION_COLUMNS, reservations), (StockMovement, MOVEMENT_COLUMNS, movements))
     if movements:
         _note_stock_changed(tenant_id, {m[2] for m in movements})
     return shorts

@@ -8,6 +8,7 @@ build plain tuples instead of model instances and write each table with one stat
 - `insert_rows`: one INSERT ... SELECT FROM unnest(column arrays) per table on PostgreSQL (one
   binary array parameter per column; no model instances, no per-field Python conversion);
   `bulk_create` elsewhere. Not COPY: COPY FROM refuses tables under row-level security.
+- `insert_many`: several tables' INSERTs as one statement (one round trip).
 
 Columns left out get the model field's default; auto_now / auto_now_add timestamps get the
 same `now` for the whole call. No model signals are sent (bulk_create sends none either).
@@ -104,17 +105,57 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
     rows = list(rows)
     if not rows:
         return [] if returning else None
-    columns = tuple(columns)
-    given, rest, enum_at = _plan(model, columns)
-    now = timezone.now()
-    extra = tuple(now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
-                  for f in rest)
     if connection.vendor != "postgresql":
-        names = columns + tuple(f.attname for f in rest)
-        objs = model.objects.bulk_create([model(**{k: v.value if isinstance(v, JsonText) else v
-                                                   for k, v in zip(names, row + extra, strict=True)})
-                                          for row in rows], batch_size=500)
+        objs = _bulk_create(model, tuple(columns), rows)
         return [o.pk for o in objs] if returning else None
+    sql, params = _insert_sql(model, tuple(columns), rows)
+    with connection.cursor() as cur:
+        cur.execute(sql + (" RETURNING id" if returning else ""), params)
+        return [r[0] for r in cur.fetchall()] if returning else None
+
+
+def insert_many(*parts: tuple[type[models.Model], Sequence[str], Iterable[tuple]]) -> None:
+    """Several tables' rows in ONE statement on PostgreSQL (one round trip): each INSERT a
+    data-modifying WITH part. Foreign keys are checked at commit (Django declares them
+    DEFERRABLE INITIALLY DEFERRED), so parts may point at each other's rows."""
+    parts = [(model, tuple(columns), list(rows)) for model, columns, rows in parts]
+    parts = [p for p in parts if p[2]]
+    if not parts:
+        return
+    if connection.vendor != "postgresql":
+        for model, columns, rows in parts:
+            _bulk_create(model, columns, rows)
+        return
+    statements, params = [], []
+    for model, columns, rows in parts:
+        sql, p = _insert_sql(model, columns, rows)
+        statements.append(sql)
+        params += p
+    sql = statements[-1]
+    if len(statements) > 1:
+        sql = "WITH " + ", ".join(f"w{k} AS ({st})" for k, st in enumerate(statements[:-1])) + " " + sql
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+
+
+def _defaults(rest) -> tuple:
+    now = timezone.now()
+    return tuple(now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+                 for f in rest)
+
+
+def _bulk_create(model, columns: tuple[str, ...], rows: list[tuple]) -> list:
+    _given, rest, _enum_at = _plan(model, columns)
+    extra = _defaults(rest)
+    names = columns + tuple(f.attname for f in rest)
+    return model.objects.bulk_create([model(**{k: v.value if isinstance(v, JsonText) else v
+                                               for k, v in zip(names, row + extra, strict=True)})
+                                      for row in rows], batch_size=500)
+
+
+def _insert_sql(model, columns: tuple[str, ...], rows: list[tuple]) -> tuple[str, list]:
+    given, rest, enum_at = _plan(model, columns)
+    extra = _defaults(rest)
     all_fields = given + rest
     dump = {i: f.encoder for i, f in enumerate(all_fields) if isinstance(f, models.JSONField)}
     columns_ = list(zip(*(row + extra for row in rows), strict=True))
@@ -144,7 +185,4 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
         params += [values for values, _cast in arrays]
     elif len(rows) > 1:  # every row the same
         sql += f" FROM generate_series(1, {len(rows):d})"
-    with connection.cursor() as cur:
-        cur.execute(sql + (" RETURNING id" if returning else ""), params)
-        ids = [r[0] for r in cur.fetchall()] if returning else []
-    return ids if returning else None
+    return sql, params

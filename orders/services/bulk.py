@@ -10,8 +10,9 @@ The outcome is the same rows `order_ingest` would write, order for order.
 How it stays fast: no model instances. Order and line ids are taken from their sequences
 first (oms.bulk_rows.new_ids), so the page is reserved (the signal), reviewed and settled in
 memory, and then every row -- orders, lines, holds, events -- is written once, with its final
-values, one multi-row INSERT per table. An order that exists already and is not newer on the
-platform is answered "unchanged" without a query of its own (forward-only, as order_ingest).
+values: one INSERT per table, the four in one statement. An order that exists already and is
+not newer on the platform is answered "unchanged" without a query of its own (forward-only,
+as order_ingest).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from django.utils.translation import gettext as _
 from inventory import selectors as stock_selectors
 from inventory.models import Sku
 from oms import signals
-from oms.bulk_rows import insert_rows, new_ids
+from oms.bulk_rows import insert_many, new_ids
 from oms.models import Tenant
 
 from .. import rules
@@ -141,10 +142,10 @@ def _create_many(tenant: Tenant, shop_id: int, canonicals: list[CanonicalOrder],
             for o in review])
         _review_many(tenant, review, lines_of, sku_rows, events, holds, orders)
     row, line_row = itemgetter(*order_columns), itemgetter(*line_columns)
-    insert_rows(Order, order_columns, [row(o.__dict__) for o in orders])
-    insert_rows(OrderLine, line_columns, [line_row(ln.__dict__) for o in orders for ln in lines_of[o.pk]])
-    insert_rows(Hold, HOLD_COLUMNS, holds)
-    insert_rows(OrderEvent, EVENT_COLUMNS, events)
+    insert_many((Order, order_columns, [row(o.__dict__) for o in orders]),
+                (OrderLine, line_columns, [line_row(ln.__dict__) for o in orders for ln in lines_of[o.pk]]),
+                (Hold, HOLD_COLUMNS, holds),
+                (OrderEvent, EVENT_COLUMNS, events))
     return order_ids
 
 
