@@ -193,14 +193,16 @@ def raw_receive_page(*, shop: Shop, payloads: list, adapter, source: str, counts
         tenant_id=shop.tenant_id, shop=shop, platform_order_id__in={pid for pid, _d in keys}).values_list(
         "platform_order_id", "payload_hash", "pk", "outcome")}
     fresh = [key for key in payload_of if key not in known]
+    own_transaction = not connection.in_atomic_block
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
+            if own_transaction and connection.vendor == "postgresql":
                 # No wait for the disk here: every path below ends in a synchronous commit (the
                 # ingest, the replay or the outcome update), which makes this one durable too;
                 # a crash of the worker in between loses nothing (the server has it), and a crash
                 # of the server loses at most this uncommitted-to-disk page, which the next pull
-                # fetches again (the high-water mark has not moved).
+                # fetches again (the high-water mark has not moved). (Inside a caller's
+                # transaction, SET LOCAL would reach its commit: not done there.)
                 with connection.cursor() as cur:
                     cur.execute("SET LOCAL synchronous_commit TO OFF")
             # the payload goes in as the JSON text just hashed (jsonb keeps the same value)
