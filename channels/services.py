@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inventory.models import SkuComponent, StockLevel, Warehouse
+from oms.bulk_rows import JsonText, insert_rows
 from orders import services as order_services
 from orders.models import Hold, HoldReason, Order, OrderLine
 
@@ -54,9 +55,13 @@ def shop_lock_release(*, shop_id: int, token: str) -> None:
 
 
 # --- archive and ingest ---------------------------------------------------------------------
-def payload_hash(payload) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False,
-                                     separators=(",", ":")).encode()).hexdigest()
+def payload_json(payload) -> str:
+    """The payload's canonical JSON text (sorted keys, compact): what payload_hash digests."""
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def payload_hash(payload, text: str | None = None) -> str:
+    return hashlib.sha256((text if text is not None else payload_json(payload)).encode()).hexdigest()
 
 
 def raw_archive(*, shop: Shop, platform_order_id: str, payload, source: str = "pull") -> tuple[RawOrder, bool]:
@@ -159,74 +164,105 @@ def raw_receive(*, shop: Shop, payload, adapter, source: str, counts: Counts) ->
     counts.add(raw_process(raw=raw, adapter=adapter))
 
 
+RAW_COLUMNS = ("tenant_id", "shop_id", "platform_order_id", "payload", "payload_hash", "source")
+_DONE = (RawOutcome.CREATED, RawOutcome.UPDATED, RawOutcome.UNCHANGED)
+
+
 def raw_receive_page(*, shop: Shop, payloads: list, adapter, source: str, counts: Counts | None = None) -> Counts:
     """A page of raw platform orders through archive -> normalise -> ingest, in bulk: the page
     is archived in one statement (its own commit, before anything can fail), normalised,
-    mapped with one listing query, and ingested by orders_ingest_many in one transaction.
+    mapped with one listing query, and ingested by orders_ingest_many in one transaction that
+    also records each raw row's outcome (an order and its archive's outcome commit together).
     If the bulk ingest fails, the page is replayed order by order, so a bad order is recorded
     on its own raw row and the others still land."""
     counts = counts or Counts()
     if not payloads:
         return counts
-    items = []  # (payload, pid, digest)
+    keys = []  # (platform order id, payload hash) per payload
+    payload_of: dict[tuple[str, str], object] = {}
+    text_of: dict[tuple[str, str], str] = {}
     for payload in payloads:
+        text = payload_json(payload)
+        digest = payload_hash(payload, text)
         try:
             pid = str(adapter.order_id(payload))[:64]
         except Exception:
-            pid = "unknown-" + payload_hash(payload)[:16]
-        items.append((payload, pid, payload_hash(payload)))
-    known = {(r.platform_order_id, r.payload_hash): r for r in RawOrder.objects.filter(
-        tenant_id=shop.tenant_id, shop=shop, platform_order_id__in={pid for _p, pid, _d in items})}
-    fresh, raws = [], []
-    for payload, pid, digest in items:
-        raw = known.get((pid, digest))
-        if raw is None:
-            raw = RawOrder(tenant_id=shop.tenant_id, shop=shop, platform_order_id=pid, payload=payload,
-                           payload_hash=digest, source=source)
-            known[(pid, digest)] = raw
-            fresh.append(raw)
-        raws.append(raw)
+            pid = "unknown-" + digest[:16]
+        key = (pid, digest)
+        keys.append(key)
+        payload_of.setdefault(key, payload)
+        text_of.setdefault(key, text)
+    known = {(pid, digest): (pk, outcome) for pid, digest, pk, outcome in RawOrder.objects.filter(
+        tenant_id=shop.tenant_id, shop=shop, platform_order_id__in={pid for pid, _d in keys}).values_list(
+        "platform_order_id", "payload_hash", "pk", "outcome")}
+    fresh = [key for key in payload_of if key not in known]
+    own_transaction = not connection.in_atomic_block
     try:
         with transaction.atomic():
-            RawOrder.objects.bulk_create(fresh)
+            if own_transaction and connection.vendor == "postgresql":
+                # No wait for the disk here: every path below ends in a synchronous commit (the
+                # ingest, the replay or the outcome update), which makes this one durable too;
+                # a crash of the worker in between loses nothing (the server has it), and a crash
+                # of the server loses at most this uncommitted-to-disk page, which the next pull
+                # fetches again (the high-water mark has not moved). (Inside a caller's
+                # transaction, SET LOCAL would reach its commit: not done there.)
+                with connection.cursor() as cur:
+                    cur.execute("SET LOCAL synchronous_commit TO OFF")
+            # the payload goes in as the JSON text just hashed (jsonb keeps the same value)
+            ids = insert_rows(RawOrder, RAW_COLUMNS, [
+                (shop.tenant_id, shop.pk, pid, JsonText(payload_of[(pid, digest)], text_of[(pid, digest)]), digest,
+                 source) for pid, digest in fresh], returning=True)
     except IntegrityError:  # a concurrent push archived some of them: take the careful path
         for payload in payloads:
             raw_receive(shop=shop, payload=payload, adapter=adapter, source=source, counts=counts)
         return counts
-    todo: list[tuple[RawOrder, object]] = []
-    outcomes: dict[int, tuple[str, str]] = {}
-    for raw in dict.fromkeys(raws):  # once per distinct payload
-        counts.raw_ids.append(raw.pk)
-        if raw.outcome in (RawOutcome.CREATED, RawOutcome.UPDATED, RawOutcome.UNCHANGED) and raw not in fresh:
+    for key, pk in zip(fresh, ids, strict=True):
+        known[key] = (pk, RawOutcome.PENDING)
+    todo: list[tuple[int, tuple[str, str], object]] = []  # (raw id, key, canonical)
+    outcomes: dict[int, tuple[str, str | None]] = {}  # error None: recorded already
+    for key in dict.fromkeys(keys):  # once per distinct payload
+        pk, outcome = known[key]
+        counts.raw_ids.append(pk)
+        if outcome in _DONE:  # the very same payload was ingested before
             counts.add(RawOutcome.UNCHANGED)
             continue
         try:
-            todo.append((raw, adapter.normalize(raw.payload)))
+            todo.append((pk, key, adapter.normalize(payload_of[key])))
         except Exception as exc:
-            outcomes[raw.pk] = (RawOutcome.FAILED, f"{type(exc).__name__}: {exc}")
+            outcomes[pk] = (RawOutcome.FAILED, f"{type(exc).__name__}: {exc}")
     if todo:
-        map_lines_many(shop=shop, canonicals=[c for _r, c in todo])
+        map_lines_many(shop=shop, canonicals=[c for _pk, _k, c in todo])
         try:
-            results = order_services.orders_ingest_many(tenant_id=shop.tenant_id, shop_id=shop.pk,
-                                                        canonicals=[c for _r, c in todo],
-                                                        source=f"channel:{shop.platform}")
-            for (raw, _c), result in zip(todo, results, strict=True):
-                outcomes[raw.pk] = (result.outcome, "")
+            with transaction.atomic():
+                results = order_services.orders_ingest_many(tenant_id=shop.tenant_id, shop_id=shop.pk,
+                                                            canonicals=[c for _pk, _k, c in todo],
+                                                            source=f"channel:{shop.platform}")
+                done = {pk: (result.outcome, "") for (pk, _k, _c), result in zip(todo, results, strict=True)}
+                _raw_outcomes_record({**outcomes, **done})
+            outcomes.update((pk, (outcome, None)) for pk, (outcome, _e) in {**outcomes, **done}.items())
         except Exception:
             logger.warning("tenant=%s shop=%s bulk ingest failed; replaying the page one by one",
                            shop.tenant_id, shop.pk, exc_info=True)
-            for raw, _c in todo:
-                outcomes[raw.pk] = (raw_process(raw=raw, adapter=adapter), None)
+            for pk, (pid, digest), _c in todo:
+                raw = RawOrder(pk=pk, tenant_id=shop.tenant_id, shop=shop, platform_order_id=pid,
+                               payload=payload_of[(pid, digest)], payload_hash=digest, source=source)
+                outcomes[pk] = (raw_process(raw=raw, adapter=adapter), None)
+    _raw_outcomes_record(outcomes)
+    for outcome, _error in outcomes.values():
+        counts.add(outcome)
+    return counts
+
+
+def _raw_outcomes_record(outcomes: dict[int, tuple[str, str | None]]) -> None:
+    """One UPDATE per (outcome, error) of the raw rows not recorded yet (error None: recorded)."""
     by_outcome: dict[tuple[str, str], list[int]] = defaultdict(list)
     for raw_pk, (outcome, error) in outcomes.items():
-        counts.add(outcome)
         if error is not None:
             by_outcome[(outcome, error)].append(raw_pk)
     now = timezone.now()
     for (outcome, error), ids in by_outcome.items():
         RawOrder.objects.filter(pk__in=ids).update(outcome=outcome, error=error, processed_at=now,
                                                    attempts=F("attempts") + 1)
-    return counts
 
 
 def ingest_payload(*, shop: Shop, payload, source: str = "file") -> Counts:

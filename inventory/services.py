@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oms import signals
+from oms.bulk_rows import insert_many
 from oms.models import Tenant
 
 from .models import (
@@ -342,6 +343,10 @@ def _lock_levels(tenant_id: int, sku_ids) -> list[tuple]:
     )
 
 
+RESERVATION_COLUMNS = ("tenant_id", "order_id", "line_id", "sku_id", "warehouse_id", "quantity", "status")
+MOVEMENT_COLUMNS = ("tenant_id", "warehouse_id", "sku_id", "kind", "reserved_delta", "reference")
+
+
 def _allocate_locked(tenant_id: int, per_order: list[tuple[int, list[Need]]], *,
                      warehouse_id: int | None = None) -> set[int]:
     """Hand out locked stock to orders in sequence -- one warehouse for a whole line when one
@@ -357,9 +362,11 @@ def _allocate_locked(tenant_id: int, per_order: list[tuple[int, list[Need]]], *,
         avail[lid] = on_hand - reserved
         by_sku[sid].append((lid, wid))
     delta: dict[int, int] = defaultdict(int)
-    reservations: list[Reservation] = []
-    movements: list[StockMovement] = []
+    # rows as tuples (one INSERT per table, no model instances): this is the page ingest's path
+    reservations: list[tuple] = []  # RESERVATION_COLUMNS
+    movements: list[tuple] = []  # MOVEMENT_COLUMNS
     shorts: set[int] = set()
+    active, short, reserve = str(ReservationStatus.ACTIVE), str(ReservationStatus.SHORT), str(MovementKind.RESERVE)
     for order_id, needs in per_order:
         reference = f"order:{order_id}"
         for need in needs:
@@ -381,21 +388,16 @@ def _allocate_locked(tenant_id: int, per_order: list[tuple[int, list[Need]]], *,
             for lid, wid, qty in takes:
                 avail[lid] -= qty
                 delta[lid] += qty
-                reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
-                                                sku_id=need.sku_id, warehouse_id=wid, quantity=qty))
-                movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=wid, sku_id=need.sku_id,
-                                               kind=MovementKind.RESERVE, reserved_delta=qty, reference=reference))
+                reservations.append((tenant_id, order_id, need.line_id, need.sku_id, wid, qty, active))
+                movements.append((tenant_id, wid, need.sku_id, reserve, qty, reference[:64]))
             if remaining:
                 shorts.add(order_id)
-                reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
-                                                sku_id=need.sku_id, warehouse=None, quantity=remaining,
-                                                status=ReservationStatus.SHORT))
+                reservations.append((tenant_id, order_id, need.line_id, need.sku_id, None, remaining, short))
     if delta:
         _add_reserved(delta)
-    Reservation.objects.bulk_create(reservations, batch_size=1000)
-    StockMovement.objects.bulk_create(movements, batch_size=1000)
+    insert_many((Reservation, RESERVATION_COLUMNS, reservations), (StockMovement, MOVEMENT_COLUMNS, movements))
     if movements:
-        _note_stock_changed(tenant_id, {m.sku_id for m in movements})
+        _note_stock_changed(tenant_id, {m[2] for m in movements})
     return shorts
 
 
@@ -407,7 +409,7 @@ def stock_reserve_orders(*, tenant_id: int, orders: list[dict]) -> None:
     raises for lack of stock. Orders that already hold reservations are not for this path."""
     if not orders:
         return
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # nested in the ingest: it fails as a whole
         combos = _combo_parts(tenant_id, {ln["sku_id"] for o in orders for ln in o["lines"]})
         _allocate_locked(tenant_id, [(o["order_id"], _needs(tenant_id, o["lines"], combos)) for o in orders])
 

@@ -38,8 +38,15 @@ def money(value, what: str) -> Decimal:
 
 
 def parse_time(value, what: str) -> datetime:
+    text = str(value)
     try:
-        return datetime.strptime(str(value), TIME_FORMAT).replace(tzinfo=CN_TZ)
+        if len(text) == 19 and text.isascii() and text[4] == text[7] == "-" and text[10] == " " \
+                and text[13] == text[16] == ":":
+            # the exact shape: fromisoformat reads it the same as strptime, ten times faster
+            dt = datetime.fromisoformat(text)
+            if dt.tzinfo is None:
+                return dt.replace(tzinfo=CN_TZ)
+        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=CN_TZ)
     except ValueError:
         raise NormalizeError(f"{what}: not a `yyyy-MM-dd HH:mm:ss` time: {value!r}")
 

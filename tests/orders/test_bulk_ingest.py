@@ -10,7 +10,7 @@ from django.db.models import Sum
 
 from channels import services as channel_services
 from channels.adapters import get_adapter
-from channels.models import Listing
+from channels.models import Listing, RawOrder
 from channels.sandbox import generator as gen
 from channels.sandbox import taobao as fake_taobao
 from inventory import services as stock
@@ -128,3 +128,64 @@ def test_a_bad_payload_in_a_page_is_archived_failed_and_the_rest_land(tenant):
     counts = channel_services.raw_receive_page(shop=shop, payloads=data, adapter=get_adapter(shop), source="pull")
     assert (counts.created, counts.failed) == (9, 1)
     assert Order.objects.count() == 9
+
+
+def _with(payload: dict, **changes) -> dict:
+    return {**payload, **changes}
+
+
+def _shift(stamp: str, minutes: int) -> str:
+    from datetime import datetime
+
+    return (datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S") + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_a_page_is_forward_only_on_the_platform_modified_time(tenant):
+    data = [p for p in payloads(40) if p["status"] == "WAIT_SELLER_SEND_GOODS"][:6]
+    shop = world(tenant)
+    adapter = get_adapter(shop)
+    assert channel_services.raw_receive_page(shop=shop, payloads=data, adapter=adapter, source="pull").created == 6
+    before = {o.platform_order_id: (o.status, o.buyer_note, o.platform_modified_at)
+              for o in Order.objects.filter(tenant=tenant)}
+    events = OrderEvent.objects.count()
+    # the same orders again: three with an older modified time (new payloads, so not caught by
+    # the archive), three newer with a changed buyer note
+    older = [_with(p, modified=_shift(p["modified"], -1), buyer_message="旧的留言") for p in data[:3]]
+    newer = [_with(p, modified=_shift(p["modified"], 5), buyer_message="新的留言") for p in data[3:]]
+    counts = channel_services.raw_receive_page(shop=shop, payloads=older + newer, adapter=adapter, source="pull")
+    assert counts.summary() == {"received": 6, "created": 0, "updated": 3, "unchanged": 3, "failed": 0}
+    after = {o.platform_order_id: o for o in Order.objects.filter(tenant=tenant)}
+    for p in data[:3]:
+        assert (after[p["tid_str"]].status, after[p["tid_str"]].buyer_note,
+                after[p["tid_str"]].platform_modified_at) == before[p["tid_str"]]
+    for p in data[3:]:
+        assert after[p["tid_str"]].buyer_note == "新的留言"
+    assert OrderEvent.objects.count() > events
+    assert set(RawOrder.objects.filter(tenant=tenant).values_list("outcome", flat=True)) == {"created", "updated",
+                                                                                            "unchanged"}
+
+
+@pytest.mark.postgres  # SQLite does not enforce a decimal column's digits
+def test_a_page_the_database_refuses_is_replayed_one_by_one_and_nothing_half_written_stays(tenant):
+    """An amount too big for the column fails the bulk INSERT: the page is rolled back (no
+    reservation, ledger row or event of it survives) and replayed order by order -- the bad
+    order is archived failed with its error, the others land, stock agrees with the ledger."""
+    data = [p for p in payloads(40) if p["status"] == "WAIT_SELLER_SEND_GOODS"][:8]
+    data[2] = _with(data[2], payment="123456789012345.00")
+    shop = world(tenant)
+    counts = channel_services.raw_receive_page(shop=shop, payloads=data, adapter=get_adapter(shop), source="pull")
+    assert (counts.created, counts.failed) == (7, 1)
+    assert not Order.objects.filter(tenant=tenant, platform_order_id=data[2]["tid_str"]).exists()
+    bad = RawOrder.objects.get(tenant=tenant, platform_order_id=data[2]["tid_str"])
+    assert bad.outcome == "failed" and bad.error and bad.attempts == 1
+    assert RawOrder.objects.filter(tenant=tenant, outcome="created").count() == 7
+    orders = set(Order.objects.filter(tenant=tenant).values_list("pk", flat=True))
+    assert set(Reservation.objects.filter(tenant=tenant).values_list("order_id", flat=True)) <= orders
+    assert set(OrderEvent.objects.filter(tenant=tenant).values_list("order_id", flat=True)) == orders
+    for lv in StockLevel.objects.filter(tenant=tenant):
+        agg = StockMovement.objects.filter(warehouse=lv.warehouse, sku=lv.sku).aggregate(
+            oh=Sum("on_hand_delta"), rs=Sum("reserved_delta"))
+        assert (lv.on_hand, lv.reserved) == (agg["oh"], agg["rs"])
+        held = Reservation.objects.filter(tenant=tenant, warehouse=lv.warehouse, sku=lv.sku,
+                                          status="active").aggregate(q=Sum("quantity"))["q"] or 0
+        assert lv.reserved == held
