@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.cache import cache
 
 from channels.adapters.base import get_adapter
 from channels.models import Shop
 from channels.sandbox import SandboxServer
+from tests.helpers import clear_cache
 
 from .conftest import CREDENTIALS as CREDENTIALS1
 from .conftest import SleepRecorder
@@ -51,7 +51,7 @@ class FakeClock:
 
 @pytest.fixture
 def sandbox2():
-    cache.clear()
+    clear_cache()
     server = SandboxServer().start()
     for platform, creds in {**CREDENTIALS1, **CREDENTIALS2}.items():
         server.state.add_account(platform, creds)
@@ -59,7 +59,7 @@ def sandbox2():
         yield server
     finally:
         server.stop()
-        cache.clear()
+        clear_cache()
 
 
 def adapter_for(sandbox, platform: str, *, credentials: dict | None = None, page_size: int | None = None,

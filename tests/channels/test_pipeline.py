@@ -8,7 +8,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Sum
 
@@ -21,6 +20,7 @@ from inventory.models import Sku, StockLevel, StockMovement
 from orders.models import Order, OrderEvent
 from tests import factories
 from tests.channels.conftest import ACCOUNT_KEYS, CREDENTIALS, SleepRecorder
+from tests.helpers import clear_cache
 
 PLATFORMS = ["taobao", "jd", "pdd"]
 
@@ -305,7 +305,7 @@ def test_a_burst_of_changes_coalesces_into_one_push_with_the_final_value(tenant,
     """Without a worker: 1,000 stock changes queue ONE push; when it runs it sends the final value."""
     sent = []
     monkeypatch.setattr(tasks.push_listing, "apply_async", lambda args, countdown: sent.append(args))
-    cache.clear()
+    clear_cache()
     wh = factories.WarehouseFactory(tenant=tenant)
     sku = factories.SkuFactory(tenant=tenant, code="TS-001-RED-M")
     shop = factories.ShopFactory(tenant=tenant, platform="taobao", credentials=dict(CREDENTIALS["taobao"]),

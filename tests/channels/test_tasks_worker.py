@@ -4,7 +4,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 
 from channels import services, tasks
 from channels.models import Listing, PullRun, Shop
@@ -13,6 +12,7 @@ from orders.models import Order
 from tests import factories
 from tests.channels.conftest import ACCOUNT_KEYS, CREDENTIALS
 from tests.channels.test_pipeline import make_shop
+from tests.helpers import clear_cache
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -43,7 +43,7 @@ def test_beat_dispatch_pulls_due_shops_in_the_worker(celery_worker_process, tena
 
 def test_a_burst_of_1000_changes_on_one_sku_gives_a_handful_of_pushes_ending_with_the_final_value(
         celery_worker_process, tenant, sandbox):
-    cache.clear()
+    clear_cache()
     wh = factories.WarehouseFactory(tenant=tenant)
     sku = factories.SkuFactory(tenant=tenant, code="TS-001-RED-M")
     shop = factories.ShopFactory(tenant=tenant, platform="taobao", credentials=dict(CREDENTIALS["taobao"]),

@@ -4,21 +4,21 @@ masking, cross-tenant lookup, both languages, phone-friendly."""
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from logistics.models import Shipment, TrackingEvent
 from tests import factories
 from tests.factories_logistics import carrier
+from tests.helpers import clear_cache
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    cache.clear()
+    clear_cache()
     yield
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture
