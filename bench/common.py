@@ -110,8 +110,8 @@ def start_worker(*, database_url: str, queue: str, concurrency: int = 4, pool: s
 
     var = Path(os.environ["OMS_VAR_DIR"])
     var.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, DATABASE_URL=database_url, PYTHONUNBUFFERED="1", DEBUG="0",
-               DJANGO_SETTINGS_MODULE="bench.settings", BENCH_QUEUE=queue, **(extra_env or {}))
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", "DEBUG": "0",
+           "DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH_QUEUE": queue, **(extra_env or {})}
     celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
     name = f"bench-{queue}@{socket.gethostname()}"
     log = var / f"{log_name}-{os.getpid()}.log"

@@ -90,7 +90,8 @@ def run() -> list[str]:
         try:
             tenant, shops = _world(sandbox)
             worker = common.start_worker(database_url=db_url, queue=queue, pool="solo", concurrency=1,
-                                         log_name="memory-worker")
+                                         log_name="memory-worker",
+                                         extra_env={"DEBUG": os.environ.get("BENCH_WORKER_DEBUG", "0")})
             from channels import tasks
 
             idle = _proc_status(worker.pid)["VmRSS"]
