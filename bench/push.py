@@ -13,8 +13,8 @@ Latency: LATENCY_SKUS SKUs (one listing each) are changed at once, LATENCY_ROUND
 sample is the time from the change's commit to the platform receiving that SKU's new figure.
 Coalescing: DRIVERS processes place orders for one SKU (listed in COALESCE_SHOPS shops) at RATE
 orders/s in total for BURST_SECONDS, each order a reservation (a change of availability) through
-stock_reserve_orders; each commit carries the orders that fell due since the driver's previous
-commit (one per commit when the machine keeps up, a page when not, as the ingest does). Pushes
+stock_reserve_orders; a driver commits every 50 ms the orders that fell due since its previous
+commit (a page, as the ingest does; each commit sends one stock_changed). Pushes
 per listing per second are counted over the burst; when it is over, the last figure each
 listing received must equal the SKU's availability.
 The ratio is ours / target (below 1 is inside the target). Needs PostgreSQL and REDIS_URL.
@@ -36,6 +36,7 @@ LATENCY_ROUNDS = 6
 RATE = int(os.environ.get("BENCH_PUSH_RATE", "1000"))  # changes per second, all drivers together
 BURST_SECONDS = float(os.environ.get("BENCH_PUSH_SECONDS", "10"))
 DRIVERS = 4
+TICK_S = 0.05  # a driver commits at most every TICK_S: a page of the orders due, as ingest pages are
 COALESCE_SHOPS = 2
 LATENCY_TARGET_S = 2.0
 COALESCE_TARGET = 2.0
@@ -128,8 +129,8 @@ def _drive(tenant_id: int, sku_id: int, idx: int, start_at: float, seconds: floa
            results) -> None:
     """One driver process: orders reserving the hot SKU at a steady pace, through
     inventory.services.stock_reserve_orders (the bulk ingest's path: a reservation and a ledger
-    row per order). Each commit carries the orders that fell due since the previous one: one
-    per transaction when the machine keeps up, a page when it cannot (as ingest pages do)."""
+    row per order). Every TICK_S (or later, when the machine is slower) one commit carries the
+    orders that fell due since the previous one, as an ingest page does."""
     from django.db import connection
 
     from inventory import services as stock
@@ -137,16 +138,21 @@ def _drive(tenant_id: int, sku_id: int, idx: int, start_at: float, seconds: floa
     connection.close()
     rng = random.Random(idx)
     done = commits = 0
+    last = 0.0
     total = int(seconds * per_second)
     try:
         while time.time() < start_at:
             time.sleep(0.001)
         while done < total:
             now = time.time()
+            if commits and now < last + TICK_S:
+                time.sleep(last + TICK_S - now)
+                continue
             due = min(int((now - start_at) * per_second) + 1, total) - done
             if due <= 0:
-                time.sleep(max(0.0, start_at + done / per_second - now))
+                time.sleep(0.001)
                 continue
+            last = now
             base = (idx + 1) * 100_000_000 + done
             stock.stock_reserve_orders(tenant_id=tenant_id, orders=[
                 {"order_id": base + k, "lines": [{"line_id": 1, "sku_id": sku_id, "quantity": rng.choice((1, 1, 2))}]}
@@ -173,7 +179,7 @@ def _coalescing(sandbox, tenant, whs, hot, listings) -> tuple[float, float, floa
     results = ctx.Queue()
     start_at = time.time() + 1.0
     procs = [ctx.Process(target=_drive, args=(tenant.pk, hot.pk, i, start_at, BURST_SECONDS, RATE / DRIVERS,
-                                              results)) for i in range(2)]
+                                              results)) for i in range(DRIVERS)]
     for p in procs:
         p.start()
     got = [results.get(timeout=BURST_SECONDS + 120) for _ in procs]
