@@ -13,10 +13,13 @@ app.autodiscover_tasks()
 
 
 @task_prerun.connect
-def _forget_logged_queries(**kwargs) -> None:
+def _forget_logged_queries(sender=None, **kwargs) -> None:
     """With DEBUG on, Django keeps the SQL of every query (up to 9,000 per connection, bulk inserts
     with their parameters written out) until the next web request starts. A worker serves no
-    requests: start each task with an empty log, so a worker's memory does not grow with it."""
+    requests: start each task with an empty log, so a worker's memory does not grow with it.
+    (A task run eagerly belongs to its caller's request or test: its log is left alone.)"""
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
     from django.db import reset_queries
 
     reset_queries()
