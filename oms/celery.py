@@ -18,8 +18,8 @@ def _forget_logged_queries(sender=None, **kwargs) -> None:
     with their parameters written out) until the next web request starts. A worker serves no
     requests: start each task with an empty log, so a worker's memory does not grow with it.
     (A task run eagerly belongs to its caller's request or test: its log is left alone.)"""
-    if sender is not None and getattr(sender.request, "is_eager", False):
-        return
+    from django.conf import settings
     from django.db import reset_queries
 
-    reset_queries()
+    if settings.DEBUG and not (sender is not None and getattr(sender.request, "is_eager", False)):
+        reset_queries()
