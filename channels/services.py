@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, reset_queries, transaction
 from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -302,6 +303,8 @@ def shop_pull(*, tenant_id: int, shop_id: int, now: datetime | None = None, adap
             for ws, we in windows(start, end, adapter.max_window):
                 for page in adapter.fetch_orders(ws, we):
                     raw_receive_page(shop=shop, payloads=page, adapter=adapter, source="pull", counts=counts)
+                    if settings.DEBUG:  # do not keep every page's bulk inserts (SQL + payloads) in the query log
+                        reset_queries()
                     PullRun.objects.filter(pk=run.pk).update(fetched=counts.received)
                     # keep the lock alive through long pulls
                     Shop.objects.filter(pk=shop.pk, pull_lock_token=token).update(
