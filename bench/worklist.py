@@ -181,11 +181,32 @@ def _summary(name: str, scenarios: list[Scenario], target: float) -> str:
             f"requests: {len(ms)}")
 
 
+APP_ROLE = os.environ.get("BENCH_APP_ROLE", "oms_app")
+
+
+def _as_app_role() -> None:
+    """Measure as production runs: connected as the application role, so every query pays the
+    row-level-security policies (docs/rls.md). The owner grants the role row access first."""
+    from django.db import connection
+
+    from oms import rls
+
+    rls.grant_app_role(APP_ROLE)
+    connection.close()
+    connection.settings_dict["USER"] = APP_ROLE
+    connection.settings_dict["PASSWORD"] = ""
+    with connection.cursor() as cur:
+        cur.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        if cur.fetchone()[0]:
+            raise RuntimeError(f"{APP_ROLE} bypasses row-level security: not a production measurement")
+
+
 def measure() -> list[str]:
     from bench import datagen
 
     datagen.ensure(log=lambda text: print(text, file=sys.stderr, flush=True))
     datagen.setup()
+    _as_app_role()
     from django.contrib.auth import get_user_model
     from django.test import Client
 
@@ -217,7 +238,8 @@ def measure() -> list[str]:
         sql = " ".join(sc.slowest_sql.split())[:110]
         lines.append(f"  {sc.kind}[{sc.label}]: p50 {statistics.median(sc.ms):.0f} ms, p95 {_pct(sc.ms, 95):.0f} ms, "
                      f"queries {sc.queries}; slowest {sc.slowest_ms:.0f} ms: {sql}")
-    lines.append(f"  (tenant {TENANT_SLUG}: {n_orders} of {datagen.TOTAL_ORDERS} orders; {seconds:.0f} s measuring; "
+    lines.append(f"  (tenant {TENANT_SLUG}: {n_orders} of {datagen.TOTAL_ORDERS} orders; as role {APP_ROLE} under "
+                 f"row-level security; {seconds:.0f} s measuring; "
                  f"plans in {explain_path.relative_to(ROOT)})")
     return lines
 
