@@ -247,8 +247,10 @@ def measure() -> list[str]:
 # --- the parent: bench/run.py's entry ------------------------------------------------------------------
 def run() -> list[str]:
     """Measure in a child process (its own Django settings and database), return its lines."""
+    # production settings (DEBUG=0), except the redirect to HTTPS: TLS ends at the proxy in front
+    # of gunicorn, and the test client speaks plain HTTP to the application
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child"], cwd=ROOT, stdout=subprocess.PIPE,
-                          text=True, env={**os.environ, "DEBUG": "0"}, check=False)
+                          text=True, env={**os.environ, "DEBUG": "0", "SECURE_SSL_REDIRECT": "0"}, check=False)
     lines = [ln[len(RESULT):] for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"worklist benchmark process failed (exit {proc.returncode})")
