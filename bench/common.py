@@ -62,11 +62,11 @@ def line(name: str, ours: float, unit: str, base_name: str, base: float, extra: 
 def throwaway_database(name: str):
     """Django configured for a fresh PostgreSQL database `<BENCH_DB_PREFIX><name>` (default prefix
     oms_bench_), created and migrated through Django's test-database utilities and dropped at the
-    end. The server comes from BENCH_DATABASE_URL, else DATABASE_URL. Yields the database's URL
+    end. The server comes from BENCH_DATABASE_URL, else DATABASE_URL, else the default bench server. Yields the database's URL
     (for worker processes), or None when the server is not PostgreSQL."""
     sys.path.insert(0, str(ROOT))
-    if os.environ.get("BENCH_DATABASE_URL"):
-        os.environ["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
+    os.environ["DATABASE_URL"] = (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL")
+                                  or BENCH_DB_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
     os.environ.setdefault("OMS_VAR_DIR", str(ROOT / "var" / "bench"))
     os.environ.setdefault("LOG_LEVEL", "ERROR")

@@ -456,10 +456,9 @@ def sku_channel_availability(*, shop: Shop, sku_id: int) -> Availability:
 
 def listings_for_skus(*, tenant_id: int, sku_ids: list[int]) -> list[int]:
     """Listings to push when these SKUs change: their own, and those of combos built from them."""
-    combos = set(SkuComponent.objects.filter(tenant_id=tenant_id, component_id__in=sku_ids)
-                 .values_list("combo_id", flat=True))
-    return list(Listing.objects.filter(tenant_id=tenant_id, push_enabled=True, shop__enabled=True,
-                                       sku_id__in=set(sku_ids) | combos).values_list("pk", flat=True))
+    combos = SkuComponent.objects.filter(tenant_id=tenant_id, component_id__in=sku_ids).values("combo_id")
+    return list(Listing.objects.filter(Q(sku_id__in=set(sku_ids)) | Q(sku_id__in=combos), tenant_id=tenant_id,
+                                       push_enabled=True, shop__enabled=True).values_list("pk", flat=True))
 
 
 def _push_keys(listing_id: int) -> tuple[str, str]:
