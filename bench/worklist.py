@@ -217,9 +217,8 @@ def measure() -> list[str]:
     ops, cs = Client(), Client()
     ops.force_login(User.objects.get(username=f"bench1m-ops-{TENANT_SLUG[-2:]}"))
     cs.force_login(User.objects.get(username=f"bench1m-cs-{TENANT_SLUG[-2:]}"))
-    from orders.models import Order
-
     from oms import rls
+    from orders.models import Order
 
     with rls.tenant_scope(tenant.pk):  # the set-up reads run as the tenant, like its requests
         n_orders = Order.objects.filter(tenant_id=tenant.pk).count()
