@@ -10,6 +10,7 @@ from django.conf import settings
 
 from oms import rls
 from tests import factories
+from tests.helpers import database_url, stop_process, venv_bin
 
 
 def _postgres() -> bool:
@@ -140,12 +141,9 @@ def owner_client(client, owner):
 def celery_worker_process(transactional_db, settings):
     """A real Celery worker process (threads pool) consuming the test queue through Redis and
     working on the test database (PostgreSQL). Tests marked postgres + redis only."""
-    import shutil
     import subprocess
-    import sys
     import time
     from pathlib import Path
-    from urllib.parse import quote
 
     from django.db import connection
 
@@ -153,13 +151,10 @@ def celery_worker_process(transactional_db, settings):
 
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         _require("a real worker needs PostgreSQL and Redis (DATABASE_URL and REDIS_URL)")
-    db = connection.settings_dict
-    url = (f"postgres://{quote(db['USER'] or '')}{':' + quote(db['PASSWORD']) if db['PASSWORD'] else ''}"
-           f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")
-    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="oms.settings_test",
+    env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_SETTINGS_MODULE="oms.settings_test",
                OMS_VAR_DIR=str(settings.VAR_DIR), REDIS_URL=settings.REDIS_URL, PYTHONUNBUFFERED="1")
     app.control.purge()
-    celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
+    celery = venv_bin("celery")
     name = f"test-{os.getpid()}@%h"
     log = Path(settings.VAR_DIR) / f"worker-{os.getpid()}.log"
     proc = subprocess.Popen(
@@ -177,10 +172,6 @@ def celery_worker_process(transactional_db, settings):
             raise RuntimeError("celery worker did not answer a ping within 60 s")
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         if os.environ.get("OMS_SHOW_WORKER_LOG"):
             print(log.read_text())

@@ -17,3 +17,48 @@ def clear_cache() -> None:
             client.delete(*keys)
     else:
         cache.clear()
+
+
+def database_url() -> str:
+    """The test database as a URL, for the processes a test starts (Celery workers, gunicorn):
+    the same role the test process connects as (the application role under CI)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+    return (f"postgres://{quote(db['USER'] or '')}{password}"
+            f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def venv_bin(name: str) -> str:
+    """A console script of the running interpreter's environment (celery, gunicorn, locust)."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
+def stop_process(proc, timeout: float = 20) -> None:
+    """SIGTERM, wait, then SIGKILL: a child process never outlives its test."""
+    import subprocess
+
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -9,11 +9,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from celery import Celery
@@ -24,6 +22,7 @@ from inventory.models import Reservation, ReservationStatus, StockLevel
 from inventory.services import stock_reconcile
 from orders.models import OrderLine
 from tests.channels.conftest import sandbox  # noqa: F401  (the marketplace sandbox, for the tests here)
+from tests.helpers import database_url, free_port, stop_process, venv_bin
 
 
 def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -52,12 +51,6 @@ def assert_books_balance(tenant_id: int) -> None:
     ordered = dict(OrderLine.objects.filter(tenant_id=tenant_id, pk__in=list(held)).values_list("pk", "quantity"))
     doubled = {line: (qty, ordered.get(line)) for line, qty in held.items() if qty > (ordered.get(line) or 0)}
     assert not doubled, f"order lines holding more than they ordered (held, ordered): {doubled}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:
@@ -99,12 +92,7 @@ class RedisServer:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc, timeout=10)
 
 
 class Worker:
@@ -128,12 +116,9 @@ class Worker:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Worker:
-        db = connection.settings_dict
-        url = (f"postgres://{quote(db['USER'] or '')}{':' + quote(db['PASSWORD']) if db['PASSWORD'] else ''}"
-               f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")
-        env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="oms.settings_test",
+        env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_SETTINGS_MODULE="oms.settings_test",
                    OMS_VAR_DIR=str(self.settings.VAR_DIR), REDIS_URL=self.redis_url, PYTHONUNBUFFERED="1")
-        celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
+        celery = venv_bin("celery")
         self.proc = subprocess.Popen(
             [celery, "-A", "oms", "worker", "-P", "threads", "-c", "2", "-Q", self.queue, "-l", "info",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", self.name],
@@ -158,12 +143,7 @@ class Worker:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         if os.environ.get("OMS_SHOW_WORKER_LOG"):
             print(self.log.read_text())
 

@@ -11,19 +11,15 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 from urllib.request import urlopen
 
 import pytest
-from django.db import connection
 
 from tests import factories
+from tests.helpers import database_url, free_port, stop_process, venv_bin
 
 pytestmark = pytest.mark.postgres
 
@@ -33,22 +29,6 @@ ORDERS_PER_TENANT = 60
 SECONDS = int(os.environ.get("LOAD_SECONDS", "25"))
 STATUSES = ["pending_review", "on_hold", "approved", "allocated", "shipped", "cancelled"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _bin(name: str) -> str:
-    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    return (f"postgres://{quote(db['USER'] or '')}{':' + quote(db['PASSWORD']) if db['PASSWORD'] else ''}"
-            f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")
 
 
 def _data(tmp_path: Path) -> Path:
@@ -72,14 +52,14 @@ def _data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def gunicorn(transactional_db, settings, tmp_path):
-    port = _free_port()
-    env = dict(os.environ, DATABASE_URL=_database_url(), DJANGO_SETTINGS_MODULE="oms.settings_test",
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_SETTINGS_MODULE="oms.settings_test",
                OMS_VAR_DIR=str(settings.VAR_DIR), DEBUG="0", ALLOWED_HOSTS="127.0.0.1",
                SECURE_SSL_REDIRECT="0", SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0",
                SECURE_HSTS_SECONDS="0", PYTHONUNBUFFERED="1")
     log = tmp_path / "gunicorn.log"
     proc = subprocess.Popen(
-        [_bin("gunicorn"), "oms.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+        [venv_bin("gunicorn"), "oms.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2",
          "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--access-logfile", "-"],
         env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
     try:
@@ -97,11 +77,7 @@ def gunicorn(transactional_db, settings, tmp_path):
                 time.sleep(0.3)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def _stats(prefix: Path) -> list[dict]:
@@ -116,7 +92,7 @@ def test_fifty_ops_users_browse_worklists_and_orders_without_errors(gunicorn, tm
     env = dict(os.environ, LOAD_USERS_FILE=str(users_file), LOAD_RESULT_FILE=str(result_file))
     locustfile = Path(__file__).with_name("locustfile.py")
     run = subprocess.run(
-        [_bin("locust"), "-f", str(locustfile), "--headless", "--host", gunicorn, "--users", str(USERS),
+        [venv_bin("locust"), "-f", str(locustfile), "--headless", "--host", gunicorn, "--users", str(USERS),
          "--spawn-rate", "25", "--run-time", f"{SECONDS}s", "--stop-timeout", "5", "--csv", str(prefix),
          "--only-summary", "--loglevel", "WARNING"],
         env=env, capture_output=True, text=True, timeout=SECONDS + 120)
