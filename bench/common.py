@@ -128,15 +128,23 @@ def start_worker(*, database_url: str, queue: str, concurrency: int = 4, pool: s
     raise RuntimeError("celery worker did not answer a ping within 60 s")
 
 
-def stop_worker(proc) -> None:
+def stop_worker(proc, *, purge_queue: str | None = None) -> None:
+    """Stop a worker from start_worker (if it started) and, given its queue, drop what it left
+    queued, so the next benchmark starts from an empty queue."""
     import subprocess
 
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    if proc is not None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if purge_queue:
+        from oms.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(purge_queue)
 
 
 def use_queue(queue: str) -> None:

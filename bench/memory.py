@@ -116,13 +116,8 @@ def run() -> list[str]:
             if pulled != sum(sizes):
                 raise RuntimeError(f"{pulled} orders in the database after the pulls, expected {sum(sizes)}")
         finally:
-            if worker is not None:
-                common.stop_worker(worker)
             sandbox.stop()
-            from oms.celery import app
-
-            with app.connection_for_write() as conn:  # drop what the worker left queued
-                conn.default_channel.queue_purge(queue)
+            common.stop_worker(worker, purge_queue=queue)
     mb = peak / 1024
     rate = sum(sizes) / sum(seconds)
     shrunk = f" (of {'/'.join(str(n) for n in sizes)} orders)" if any(n != ORDERS for n in sizes) else ""

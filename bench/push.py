@@ -237,13 +237,8 @@ def run() -> list[str]:
             samples = _latency(sandbox, tenant, whs[0], skus, listings)
             per_listing, rate, commit_rate, ok, last = _coalescing(sandbox, tenant, whs, hot, listings)
         finally:
-            if worker is not None:
-                common.stop_worker(worker)
             sandbox.stop()
-            from oms.celery import app
-
-            with app.connection_for_write() as conn:  # drop what the worker left queued
-                conn.default_channel.queue_purge(queue)
+            common.stop_worker(worker, purge_queue=queue)
     p95 = _p95(samples)
     return [
         f"push_latency: p95 {p95:.2f} s; target: {LATENCY_TARGET_S:.1f} s; ratio: {p95 / LATENCY_TARGET_S:.2f}; "
