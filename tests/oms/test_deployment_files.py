@@ -22,6 +22,10 @@ def test_compose_has_the_production_services_and_their_commands_exist():
         assert set(svc["depends_on"]) == {"postgres", "redis", "migrate"}
         assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert "DATABASE_OWNER_URL" not in svc.get("environment", {})
+        # a worker whose broker vanished exits ("Unrecoverable error"): the supervisor restarts it
+        assert svc["restart"] == "unless-stopped"
+    assert "--appendonly" in services["redis"]["command"]
+    assert any(v.endswith(":/data") for v in services["redis"]["volumes"])  # the AOF outlives the container
     assert services["migrate"]["command"][1:3] == ["manage.py", "migrate"]
     assert "DATABASE_OWNER_URL" in services["migrate"]["environment"]
     assert "gunicorn oms.wsgi:application" in " ".join(services["web"]["command"])
