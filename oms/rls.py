@@ -95,21 +95,26 @@ def on_connection_created(sender, connection, **kwargs) -> None:
 def scope(new: Scope, using: str = DEFAULT_DB_ALIAS):
     conn = connections[using]
     previous = getattr(conn, "oms_scope", _default)
-    _apply(conn, new)
+    mine = Scope(tenant_id=new.tenant_id, system=new.system)  # an identity of its own: see below
+    _apply(conn, mine)
     try:
         yield new
     finally:
-        conn.oms_scope = previous
-        if _is_pg(conn) and conn.connection is not None:
-            try:
-                _send(conn, previous)
-            except Exception:
-                # The transaction is aborted (an error inside it): its rollback restores the value
-                # from before it began, which is `previous` since scopes nest inside transactions.
-                # If it cannot, the connection is not worth keeping.
-                logger.warning("could not restore database scope %s; closing the connection", previous)
-                if not conn.in_atomic_block:
-                    conn.close()
+        # Put back what was there -- unless the scope is no longer ours: a streamed response body
+        # (oms.middleware) abandoned half-read and finalised later by the garbage collector, in the
+        # middle of other work, must not impose a scope that stopped being the thread's long ago.
+        if getattr(conn, "oms_scope", None) is mine:
+            conn.oms_scope = previous
+            if _is_pg(conn) and conn.connection is not None:
+                try:
+                    _send(conn, previous)
+                except Exception:
+                    # The transaction is aborted (an error inside it): its rollback restores the
+                    # value from before it began, which is `previous` since scopes nest inside
+                    # transactions. If it cannot, the connection is not worth keeping.
+                    logger.warning("could not restore database scope %s; closing the connection", previous)
+                    if not conn.in_atomic_block:
+                        conn.close()
 
 
 def tenant_scope(tenant_id: int, using: str = DEFAULT_DB_ALIAS):
