@@ -238,9 +238,10 @@ def raw_receive_page(*, shop: Shop, payloads: list, adapter, source: str, counts
                 results = order_services.orders_ingest_many(tenant_id=shop.tenant_id, shop_id=shop.pk,
                                                             canonicals=[c for _pk, _k, c in todo],
                                                             source=f"channel:{shop.platform}")
-                done = {pk: (result.outcome, "") for (pk, _k, _c), result in zip(todo, results, strict=True)}
-                _raw_outcomes_record({**outcomes, **done})
-            outcomes.update((pk, (outcome, None)) for pk, (outcome, _e) in {**outcomes, **done}.items())
+                merged = {**outcomes, **{pk: (result.outcome, "")
+                                         for (pk, _k, _c), result in zip(todo, results, strict=True)}}
+                _raw_outcomes_record(merged)
+            outcomes = {pk: (outcome, None) for pk, (outcome, _e) in merged.items()}  # recorded above
         except Exception:
             logger.warning("tenant=%s shop=%s bulk ingest failed; replaying the page one by one",
                            shop.tenant_id, shop.pk, exc_info=True)
