@@ -6,6 +6,11 @@ Receivers that change data run inside the sender's transaction; anything that ta
 network is scheduled with transaction.on_commit from a receiver.
 
 Payloads (all keyword arguments, plain values, so they can be forwarded to Celery):
+
+Every signal that moves stock (order_accepted, orders_accepted, order_released,
+shipment_shipped, return_received) may also carry who caused it: actor_id (int | None, the
+user) and actor_label (str: "user", "channel:taobao", "system", "import", ...); inventory writes
+them on the ledger rows. Absent means the system.
 """
 
 from django.dispatch import Signal
@@ -25,6 +30,12 @@ orders_accepted = Signal()
 #: orders services: cancel, split, merge, refund. tenant_id: int, order_id: int.
 #: Inventory releases every active reservation of the order.
 order_released = Signal()
+
+#: orders services, inside the transaction that cancels an order before it shipped (by a person,
+#: by the platform, or because every line was refunded). tenant_id: int, order_id: int,
+#: reason: str. Logistics gives back the waybill numbers of its unshipped parcels (after commit,
+#: in a task: a carrier call).
+order_cancelled = Signal()
 
 #: logistics services when a parcel leaves. tenant_id, shipment_id, order_id: int,
 #: lines: list[dict(line_id, sku_id, quantity)], carrier_code: str, tracking_number: str.
@@ -52,6 +63,7 @@ ALL_SIGNALS = {
     "order_accepted": order_accepted,
     "orders_accepted": orders_accepted,
     "order_released": order_released,
+    "order_cancelled": order_cancelled,
     "shipment_shipped": shipment_shipped,
     "return_received": return_received,
     "shipment_status_changed": shipment_status_changed,

@@ -27,6 +27,7 @@ class Order(TenantOwned):
     status = models.CharField(_("状态"), max_length=20, choices=OrderStatus.choices,
                               default=OrderStatus.PENDING_REVIEW)
     buyer_nick = models.CharField(_("买家昵称"), max_length=100, blank=True)
+    buyer_email = models.CharField(_("买家邮箱"), max_length=254, blank=True)
     receiver_name = models.CharField(_("收件人"), max_length=100, blank=True)
     receiver_phone = models.CharField(_("收件人电话"), max_length=40, blank=True)
     receiver_country = models.CharField(_("国家"), max_length=2, default="CN")
@@ -35,6 +36,9 @@ class Order(TenantOwned):
     receiver_district = models.CharField(_("区县"), max_length=50, blank=True)
     receiver_address = models.CharField(_("详细地址"), max_length=255, blank=True)
     receiver_postcode = models.CharField(_("邮编"), max_length=20, blank=True)
+    #: Taobao's privacy-protected receiver (oaid): passed to the Cainiao e-waybill while the
+    #: receiver is the platform's (a local address change makes it plain text)
+    receiver_oaid = models.CharField(_("收件人OAID"), max_length=128, blank=True)
     currency = models.CharField(_("币种"), max_length=3, default="CNY")
     goods_amount = models.DecimalField(_("商品金额"), **MONEY)
     shipping_amount = models.DecimalField(_("运费"), **MONEY)
@@ -50,6 +54,10 @@ class Order(TenantOwned):
     warehouse = models.ForeignKey("inventory.Warehouse", on_delete=models.PROTECT, null=True, blank=True,
                                   verbose_name=_("发货仓"))
     kind = models.CharField(_("订单类型"), max_length=10, choices=OrderKind.choices, default=OrderKind.NORMAL)
+    #: the last values the platform sent of the fields both sides may change (receiver, notes,
+    #: urgent) and its do-not-ship flags: the base of the three-way merge of platform updates
+    #: (orders.merge). None: ingested before it was kept; the current values stand in.
+    platform_values = models.JSONField(_("平台最近一次的值"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -97,6 +105,9 @@ class OrderLine(TenantOwned):
     unit_price = models.DecimalField(_("单价"), **MONEY)
     amount = models.DecimalField(_("实付金额"), **MONEY)
     refund_status = models.CharField(_("退款状态"), max_length=40, blank=True)
+    refund_reason = models.CharField(_("退款原因"), max_length=255, blank=True)
+    #: the SKU was chosen by a person (a re-pull keeps it)
+    sku_by_hand = models.BooleanField(_("人工匹配"), default=False)
     is_gift = models.BooleanField(_("赠品"), default=False)
     #: for lines of merged / split / exchange orders: the platform order's line it stands for
     source_line = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
@@ -155,6 +166,9 @@ class HoldReason(models.TextChoices):
     ADDRESS_CHANGED = "address_changed", _("地址已变更")
     PLATFORM = "platform", _("平台状态异常")
     ALLOCATION = "allocation", _("无法整单分仓")
+    REFUND = "refund", _("退款拦截")
+    CONFLICT = "conflict", _("地址冲突")
+    FORBID_SHIP = "forbid_ship", _("平台禁止发货")
 
 
 class Hold(TenantOwned):
@@ -169,6 +183,8 @@ class Hold(TenantOwned):
     resolution_note = models.CharField(_("处理说明"), max_length=255, blank=True)
     #: closed by the system because its cause went away (not acknowledged by a person)
     auto_released = models.BooleanField(_("自动解除"), default=False)
+    #: what the hold is about, for the order page: a conflict's two versions, a refund's lines
+    data = models.JSONField(_("数据"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("挂起")
