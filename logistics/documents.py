@@ -20,6 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from inventory.models import Reservation, ReservationStatus, StockLevel
+from orders import selectors as order_selectors
 from orders.models import Order
 
 from .models import CarrierService, Shipment
@@ -153,9 +154,10 @@ def pick_rows(tenant_id: int, orders: list[Order]) -> tuple[list[PickRow], dict[
 
 # --- documents ---------------------------------------------------------------------------------
 def documents_html(*, tenant_id: int, shipments: list[Shipment] | None = None, pick_orders: list[Order] | None = None,
-                   slip_orders: list[Order] | None = None, title: str = "") -> str:
-    ctx = {"title": title or _("发货单据"), "labels": label_data(shipments or [])}
-    if pick_orders:
+                   slip_orders: list[Order] | None = None, title: str = "", left_out: list | None = None) -> str:
+    ctx = {"title": title or _("发货单据"), "labels": label_data(shipments or []), "left_out": left_out or []}
+    if pick_orders or left_out:
+        pick_orders = pick_orders or []
         rows, _numbers = pick_rows(tenant_id, pick_orders)
         ctx["pick"] = {"rows": rows, "orders": pick_orders, "units": sum(r.quantity for r in rows),
                        "warehouses": sorted({o.warehouse.name for o in pick_orders if o.warehouse_id})}
@@ -183,8 +185,13 @@ def labels_pdf(*, tenant_id: int, shipment_ids: list[int]) -> bytes:
 
 
 def pick_list_pdf(*, tenant_id: int, order_ids: list[int]) -> bytes:
-    return html_to_pdf(documents_html(tenant_id=tenant_id, pick_orders=_load_orders(tenant_id, order_ids),
-                                      title=_("拣货单")))
+    """The pick list of the orders that may be picked now; an order held meanwhile (a refund
+    request, a do-not-ship flag, an address conflict ...) or no longer waiting to ship is left
+    out, and the list names it with the reason."""
+    ok, refused = order_selectors.shippable_order_ids(tenant_id=tenant_id, order_ids=order_ids)
+    left_out = [(o.number, o.platform_order_id, refused[o.pk]) for o in _load_orders(tenant_id, list(refused))]
+    return html_to_pdf(documents_html(tenant_id=tenant_id, pick_orders=_load_orders(tenant_id, ok),
+                                      title=_("拣货单"), left_out=left_out))
 
 
 def packing_slips_pdf(*, tenant_id: int, order_ids: list[int]) -> bytes:

@@ -26,7 +26,9 @@ from django.utils.translation import gettext as _
 
 from inventory import selectors as stock_selectors
 from oms import signals
+from orders.merge import receiver_is_platforms
 from orders.models import Order, OrderEvent
+from orders.selectors import open_hold_summary
 from orders.services import order_transition
 from orders.states import IllegalTransition, OrderStatus
 
@@ -67,6 +69,15 @@ def _order_event(order: Order, type_: str, message: str, *, actor=None, before=N
                               actor=actor, actor_label="user" if actor else "logistics", before=before, after=after)
 
 
+def _refuse_held(order: Order) -> None:
+    """An order with an open hold does not ship (a refund request, a do-not-ship flag, an
+    address conflict ...): the refusal names the holds. Called with the order row locked, so a
+    hold opened by a platform message a moment earlier is seen (ingest locks the same row)."""
+    held = open_hold_summary(order)
+    if held:
+        raise ShipmentError(_("订单已挂起，不能发货：%(h)s") % {"h": held})
+
+
 def _live_shipment(tenant_id: int, order_id: int) -> Shipment | None:
     return (Shipment.objects.filter(tenant_id=tenant_id, order_id=order_id).exclude(status=S.CANCELLED)
             .select_related("carrier").first())
@@ -81,6 +92,7 @@ def shipment_prepare(*, tenant_id: int, order_id: int, actor=None, chooser: Carr
         existing = _live_shipment(tenant_id, order_id)
         if existing is not None:
             return existing
+        _refuse_held(order)
         if order.status not in SHIPPABLE_ORDER_STATUSES:
             raise ShipmentError(_("订单状态为“%(s)s”，不能发货") % {"s": OrderStatus(order.status).label})
         if order.warehouse_id is None:
@@ -161,7 +173,10 @@ def _waybill_request_for(s: Shipment) -> WaybillRequest:
         sender={"name": wh.contact_name or wh.name, "mobile": wh.contact_phone, "province": wh.province,
                 "city": wh.city, "district": "", "detail": wh.address},
         recipient={"name": order.receiver_name, "mobile": order.receiver_phone, "province": order.receiver_province,
-                   "city": order.receiver_city, "district": order.receiver_district, "detail": order.receiver_address},
+                   "city": order.receiver_city, "district": order.receiver_district, "detail": order.receiver_address,
+                   # a privacy-protected receiver (Taobao oaid) while it is still the platform's: a
+                   # receiver changed here is plain text, and the platform's id no longer stands for it
+                   "oaid": order.receiver_oaid if order.receiver_oaid and receiver_is_platforms(order) else ""},
         items=items or [{"name": "商品", "count": 1}], weight_grams=s.weight_grams,
         order_refs=[order.platform_order_id])
 
@@ -289,6 +304,26 @@ def waybill_cancel(*, tenant_id: int, shipment_id: int, actor=None) -> Shipment:
         return s
 
 
+def waybills_cancel_for_order(*, tenant_id: int, order_id: int) -> list[int]:
+    """The order was cancelled before shipping (by a person, by the platform, or because the
+    buyer's refund completed): give the numbers of its unshipped parcels back to the carrier.
+    Returns the ids of the parcels cancelled; a carrier refusal stays on the parcel as its error
+    (ops see it) and is raised for the task to retry."""
+    done, failed = [], None
+    for sid in (Shipment.objects.filter(tenant_id=tenant_id, order_id=order_id, status__in=[S.CREATED, S.LABELLED])
+                .order_by("pk").values_list("pk", flat=True)):
+        try:
+            waybill_cancel(tenant_id=tenant_id, shipment_id=sid)
+            done.append(sid)
+        except ShipmentError as exc:
+            Shipment.objects.filter(tenant_id=tenant_id, pk=sid).update(
+                last_error=(_("订单已取消，面单取消失败：%(e)s") % {"e": exc})[:255])
+            failed = exc
+    if failed is not None:
+        raise failed
+    return done
+
+
 # --- shipping -----------------------------------------------------------------------------------
 def shipment_ship(*, tenant_id: int, shipment_id: int, actor=None, now: datetime | None = None) -> Shipment:
     """The parcel leaves: waybill first (refused without), then in ONE transaction the lines,
@@ -305,6 +340,7 @@ def shipment_ship(*, tenant_id: int, shipment_id: int, actor=None, now: datetime
             return s  # shipped already
         if not s.tracking_number or s.status != S.LABELLED:
             raise ShipmentError(_("没有运单号，不能发货"))
+        _refuse_held(order)
         if order.status == OrderStatus.ALLOCATED:
             order_transition(order=order, to=OrderStatus.PICKING, actor=actor, actor_label="logistics")
         if order.status != OrderStatus.PICKING:

@@ -17,6 +17,16 @@ def bulk_ship(tenant_id: int, job_id: int) -> dict:
     return {"job": job.pk, "status": job.status, "done": job.done, "failed": job.failed}
 
 
+@shared_task(bind=True, time_limit=120, soft_time_limit=110, acks_late=True, max_retries=8)
+def cancel_order_waybills(self, tenant_id: int, order_id: int) -> list[int]:
+    """A cancelled order's unshipped parcels give their numbers back (idempotent: a cancelled
+    parcel is skipped); a carrier refusal is retried with back-off."""
+    try:
+        return services.waybills_cancel_for_order(tenant_id=tenant_id, order_id=order_id)
+    except services.ShipmentError as exc:
+        raise self.retry(exc=exc, countdown=min(3600, 60 * 2 ** self.request.retries))
+
+
 @shared_task(time_limit=120, oms_system_scope=True)  # jobs of every tenant
 def reap_stale_bulk_jobs() -> int:
     """Beat runs this every few minutes: jobs left "running" by a dead worker are queued again."""

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from django.db.models import Prefetch
 
-from .models import Hold, Order, OrderKind, OrderSource, ReturnRequest
+from .models import Hold, HoldReason, Order, OrderKind, OrderSource, ReturnRequest
 from .states import BEFORE_PICKING, OrderStatus
 
 QUEUE_ORDER = ("-urgent", "paid_at", "id")  # urgent first, then oldest paid: every queue
@@ -37,6 +37,34 @@ def order_platform_refs(*, order: Order) -> list[tuple[int, str]]:
 
 def open_holds(*, tenant, order: Order):
     return Hold.objects.for_tenant(tenant).filter(order=order, resolved_at=None).order_by("created_at")
+
+
+def open_hold_summary(order: Order) -> str:
+    """The order's open holds in one line ("退款拦截：…；地址冲突：…"), for refusals."""
+    return "；".join(f"{h.get_reason_display()}：{h.detail}" for h in
+                    Hold.objects.filter(tenant_id=order.tenant_id, order=order, resolved_at=None).order_by("pk"))
+
+
+def shippable_order_ids(*, tenant_id: int, order_ids: list[int]) -> tuple[list[int], dict[int, str]]:
+    """Of these orders, those that may be picked now (allocated / picking, no open hold), and
+    why each other one may not: {order id: reason}."""
+    rows = dict(Order.objects.filter(tenant_id=tenant_id, pk__in=order_ids).values_list("pk", "status"))
+    held: dict[int, list[str]] = defaultdict(list)
+    for oid, reason in (Hold.objects.filter(tenant_id=tenant_id, order_id__in=order_ids, resolved_at=None)
+                        .order_by("pk").values_list("order_id", "reason")):
+        held[oid].append(str(HoldReason(reason).label))
+    ok, refused = [], {}
+    for oid in order_ids:
+        status = rows.get(oid)
+        if status is None:
+            continue
+        if held.get(oid):
+            refused[oid] = "、".join(held[oid])
+        elif status not in (OrderStatus.ALLOCATED, OrderStatus.PICKING):
+            refused[oid] = str(OrderStatus(status).label)
+        else:
+            ok.append(oid)
+    return ok, refused
 
 
 def merge_groups(*, tenant_id: int) -> list[list[Order]]:

@@ -30,7 +30,6 @@ from ..states import BEFORE_PICKING, OrderStatus
 from .core import (
     REFUNDED,
     OrderActionError,
-    _accept_and_review,
     _close_hold,
     _event,
     _lock,
@@ -39,6 +38,7 @@ from .core import (
     _settle_status,
     order_transition,
 )
+from .review import _accept_and_review, _platform_holds
 
 logger = logging.getLogger(__name__)
 S = OrderStatus
@@ -291,7 +291,8 @@ def _make_children(order: Order, parts: list[dict[int, int]], actor, *, reason: 
                       platform_item_id=lines[lid].platform_item_id, platform_sku_id=lines[lid].platform_sku_id,
                       outer_sku_id=lines[lid].outer_sku_id, title=lines[lid].title, sku_id=lines[lid].sku_id,
                       quantity=q, unit_price=lines[lid].unit_price, amount=lines[lid].unit_price * q,
-                      refund_status=lines[lid].refund_status, is_gift=lines[lid].is_gift, source_line=lines[lid])
+                      refund_status=lines[lid].refund_status, refund_reason=lines[lid].refund_reason,
+                      sku_by_hand=lines[lid].sku_by_hand, is_gift=lines[lid].is_gift, source_line=lines[lid])
             for lid, q in sorted(part.items())
         ])
         OrderSource.objects.create(tenant_id=order.tenant_id, order=child, source=order,
@@ -380,6 +381,8 @@ def order_merge(*, orders: list[Order], actor=None) -> Order:
             first, kind=OrderKind.MERGED, platform_order_id=_next_suffix(first, "M"), status=S.PENDING_REVIEW,
             placed_at=min(o.placed_at for o in locked), paid_at=first.paid_at,
             platform_modified_at=max(o.platform_modified_at for o in locked), urgent=any(o.urgent for o in locked),
+            # one privacy id for the parcel only when the platform gave the same one to every order
+            receiver_oaid=first.receiver_oaid if len({o.receiver_oaid for o in locked}) == 1 else "",
             buyer_note="\n".join(o.buyer_note for o in locked if o.buyer_note),
             seller_note="\n".join(o.seller_note for o in locked if o.seller_note), **sums)
         new_lines = []
@@ -390,8 +393,8 @@ def order_merge(*, orders: list[Order], actor=None) -> Order:
                     tenant_id=tenant_id, order=merged, platform_line_id=f"{o.platform_order_id}:{ln.platform_line_id}"[:64],
                     platform_item_id=ln.platform_item_id, platform_sku_id=ln.platform_sku_id,
                     outer_sku_id=ln.outer_sku_id, title=ln.title, sku_id=ln.sku_id, quantity=ln.quantity,
-                    unit_price=ln.unit_price, amount=ln.amount, refund_status=ln.refund_status, is_gift=ln.is_gift,
-                    source_line=ln))
+                    unit_price=ln.unit_price, amount=ln.amount, refund_status=ln.refund_status,
+                    refund_reason=ln.refund_reason, sku_by_hand=ln.sku_by_hand, is_gift=ln.is_gift, source_line=ln))
         OrderLine.objects.bulk_create(new_lines)
         _event(merged, "created", _("合并自 %(ids)s") % {"ids": "、".join(o.platform_order_id for o in locked)},
                after={"status": merged.status, "sources": [o.pk for o in locked]}, actor=actor)
@@ -475,8 +478,24 @@ def dissolve_for_platform_change(*, order: Order, label: str, changes) -> None:
             _event(d, "platform_changed", _("平台修改了来源订单 %(pid)s，但本单已发货") % {"pid": order.platform_order_id},
                    actor_label=label)
             continue
-        _open_hold(d, HoldReason.PLATFORM, _("平台修改了来源订单 %(pid)s，请核对") % {"pid": order.platform_order_id})
+        if _copy_source_refunds(d):  # a refund on a carried line stops this parcel like its own (退款拦截)
+            _platform_holds(d)
+        else:
+            _open_hold(d, HoldReason.PLATFORM, _("平台修改了来源订单 %(pid)s，请核对") % {"pid": order.platform_order_id})
         _settle_status(d)
+
+
+def _copy_source_refunds(order: Order) -> bool:
+    """The refund state of the platform lines a merged / split order carries, onto its copies.
+    True when one changed."""
+    changed = False
+    for ln in order.lines.select_related("source_line").filter(source_line__isnull=False):
+        src = ln.source_line
+        if (ln.refund_status, ln.refund_reason) != (src.refund_status, src.refund_reason):
+            ln.refund_status, ln.refund_reason = src.refund_status, src.refund_reason
+            ln.save(update_fields=["refund_status", "refund_reason"])
+            changed = True
+    return changed
 
 
 # --- the queue -----------------------------------------------------------------------------------------

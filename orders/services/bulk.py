@@ -31,11 +31,12 @@ from oms import signals
 from oms.bulk_rows import insert_many, new_ids
 from oms.models import Tenant
 
-from .. import rules
+from .. import platform_holds, rules
 from ..canonical import CanonicalOrder
 from ..models import Blacklist, GiftRule, Hold, HoldReason, Order, OrderEvent, OrderKind, OrderLine, RuleCode
 from ..states import OrderStatus
-from .core import REFUNDED, IngestResult, _initial_status, _line_values, _order_values, order_ingest
+from .core import PLATFORM_REASONS, REFUNDED
+from .ingest import IngestResult, _initial_status, _line_values, _order_values, _platform_values, order_ingest
 
 S = OrderStatus
 
@@ -85,10 +86,10 @@ class _Row:
 
 #: written columns: these, then those of _order_values / _line_values (the one-order path's)
 ORDER_KEYS = ("id", "tenant_id", "shop_id", "platform", "platform_order_id", "status", "placed_at",
-              "platform_modified_at", "urgent", "kind")
+              "platform_modified_at", "urgent", "kind", "platform_values")
 LINE_KEYS = ("id", "tenant_id", "order_id", "platform_line_id")
 EVENT_COLUMNS = ("tenant_id", "order_id", "actor_label", "type", "message", "before", "after")
-HOLD_COLUMNS = ("tenant_id", "order_id", "reason", "detail")
+HOLD_COLUMNS = ("tenant_id", "order_id", "reason", "detail", "data")
 
 
 def _create_many(tenant: Tenant, shop_id: int, canonicals: list[CanonicalOrder], label: str) -> list[int]:
@@ -114,7 +115,8 @@ def _create_many(tenant: Tenant, shop_id: int, canonicals: list[CanonicalOrder],
         order_columns = ORDER_KEYS + tuple(values)
         order = _Row(id=order_id, pk=order_id, tenant_id=tenant_id, shop_id=shop_id, platform=c.platform,
                      platform_order_id=c.platform_order_id, status=status, placed_at=c.placed_at,
-                     platform_modified_at=c.modified_at, urgent=c.urgent, kind=str(OrderKind.NORMAL), **values)
+                     platform_modified_at=c.modified_at, urgent=c.urgent, kind=str(OrderKind.NORMAL),
+                     platform_values=_platform_values(c, values), **values)
         orders.append(order)
         lines = []
         for ln in c.lines:
@@ -174,23 +176,25 @@ def _review_many(tenant: Tenant, review: list[_Row], lines_of, sku_rows, events:
     for entry in recent:  # the duplicate rule only compares orders of the same buyer
         by_buyer[entry[3]].append(entry)
     for order in review:
-        findings: list[tuple[str, str]] = []
+        findings: list[tuple[str, str, dict | None]] = []
         unmapped = [ln for ln in lines_of[order.pk] if ln.sku_id is None and ln.refund_status != REFUNDED]
         if unmapped:
             findings.append((HoldReason.UNMAPPED_SKU, "；".join(
                 unmapped_text % {"item": ln.platform_item_id or "-", "sku": ln.platform_sku_id or "-",
-                   "code": ln.outer_sku_id or "-"} for ln in unmapped)))
+                   "code": ln.outer_sku_id or "-"} for ln in unmapped), None))
         if order.pk in shortages:
             findings.append((HoldReason.OUT_OF_STOCK, "；".join(
-                short_text % {"code": codes.get(s, s), "qty": q} for s, q in shortages[order.pk])))
+                short_text % {"code": codes.get(s, s), "qty": q} for s, q in shortages[order.pk]), None))
+        stops = platform_holds.findings(order, lines_of[order.pk])
         found = rules.evaluate(order, tenant_currency=tenant.default_currency, settings=settings,
                                lines=lines_of[order.pk], skus=sku_rows, blacklist=blacklist,
                                recent=by_buyer.get(order.buyer_nick, []))
+        findings.extend((reason, *stops[reason]) for reason in PLATFORM_REASONS if reason in stops)
         for reason in rules.RULE_REASONS:
             if reason in found:
-                findings.append((reason, found[reason]))
-        for reason, detail in findings:
-            holds.append((tenant_id, order.pk, str(reason), detail[:255]))
+                findings.append((reason, found[reason], None))
+        for reason, detail, data in findings:
+            holds.append((tenant_id, order.pk, str(reason), detail[:255], data))
             events.append((tenant_id, order.pk, "system", "hold", f"{labels[reason]}: {detail}"[:255],
                            None, {"reason": str(reason), "detail": detail}))
         if findings:

@@ -25,12 +25,12 @@ from .core import (
     REFUND_REQUESTED,
     REFUNDED,
     OrderActionError,
-    _accept_and_review,
     _event,
     _lock,
     _settle_status,
     order_transition,
 )
+from .review import _accept_and_review
 
 S = OrderStatus
 R = ReturnStatus

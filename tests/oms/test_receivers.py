@@ -20,6 +20,7 @@ def test_the_complete_list_of_connected_receivers():
         "order_accepted": ["inventory.receivers.on_order_accepted"],
         "orders_accepted": ["inventory.receivers.on_orders_accepted"],
         "order_released": ["inventory.receivers.on_order_released"],
+        "order_cancelled": ["logistics.receivers.on_order_cancelled"],
         "shipment_shipped": ["channels.receivers.on_shipment_shipped", "inventory.receivers.on_shipment_shipped",
                              "notifications.receivers.on_shipment_shipped"],
         "return_received": ["inventory.receivers.on_return_received"],
