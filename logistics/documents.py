@@ -184,14 +184,18 @@ def labels_pdf(*, tenant_id: int, shipment_ids: list[int]) -> bytes:
                                       title=_("快递面单")))
 
 
-def pick_list_pdf(*, tenant_id: int, order_ids: list[int]) -> bytes:
+def pick_list_html(*, tenant_id: int, order_ids: list[int]) -> str:
     """The pick list of the orders that may be picked now; an order held meanwhile (a refund
     request, a do-not-ship flag, an address conflict ...) or no longer waiting to ship is left
     out, and the list names it with the reason."""
     ok, refused = order_selectors.shippable_order_ids(tenant_id=tenant_id, order_ids=order_ids)
     left_out = [(o.number, o.platform_order_id, refused[o.pk]) for o in _load_orders(tenant_id, list(refused))]
-    return html_to_pdf(documents_html(tenant_id=tenant_id, pick_orders=_load_orders(tenant_id, ok),
-                                      title=_("拣货单"), left_out=left_out))
+    return documents_html(tenant_id=tenant_id, pick_orders=_load_orders(tenant_id, ok), title=_("拣货单"),
+                          left_out=left_out)
+
+
+def pick_list_pdf(*, tenant_id: int, order_ids: list[int]) -> bytes:
+    return html_to_pdf(pick_list_html(tenant_id=tenant_id, order_ids=order_ids))
 
 
 def packing_slips_pdf(*, tenant_id: int, order_ids: list[int]) -> bytes:

@@ -150,7 +150,8 @@ def check_phone(order: Order, setting: RuleSetting, ctx) -> list[Finding]:
 def check_amount_mismatch(order: Order, setting: RuleSetting, ctx) -> list[Finding]:
     if order.kind != OrderKind.NORMAL and order.kind != OrderKind.MERGED:
         return []
-    goods = sum((ln.unit_price * ln.quantity for ln in ctx.lines), Decimal("0"))
+    # what was paid covers every line, refunded ones too (a refund is paid back separately)
+    goods = sum((ln.unit_price * ln.quantity for ln in ctx.all_lines), Decimal("0"))
     expected = goods + order.shipping_amount - order.discount_amount
     tolerance = setting.threshold or Decimal("0")
     if abs(order.paid_amount - expected) > tolerance:
@@ -294,6 +295,8 @@ class Context:
     #: preloaded by a bulk ingest (None: the rule queries for itself)
     blacklist: list | None = None
     recent: list | None = None
+    #: every line, refunded ones included (what the paid amount was for)
+    all_lines: list | None = None
 
 
 def line_signature(lines) -> Counter:
@@ -308,11 +311,12 @@ def evaluate(order: Order, *, tenant_currency: str = "CNY", settings: dict | Non
     settings_ = settings if settings is not None else rule_settings(tenant_id=order.tenant_id)
     if lines is None:
         lines = list(order.lines.all())
+    all_lines = list(lines)
     lines = [ln for ln in lines if ln.refund_status != "refunded"]
     if skus is None:
         sku_ids = {ln.sku_id for ln in lines if ln.sku_id}
         skus = {s.pk: s for s in Sku.objects.filter(tenant_id=order.tenant_id, pk__in=sku_ids)} if sku_ids else {}
-    ctx = Context(lines, skus, tenant_currency, blacklist, recent)
+    ctx = Context(lines, skus, tenant_currency, blacklist, recent, all_lines)
     out: dict[str, list[str]] = {}
     for code, fn in RULES.items():
         setting = settings_[code]

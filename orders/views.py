@@ -49,6 +49,18 @@ class OrderListView(TenantListView):
         return ctx
 
 
+MAPPABLE = (OrderStatus.PENDING_REVIEW, OrderStatus.ON_HOLD, OrderStatus.APPROVED, OrderStatus.ALLOCATED)
+FIELD_LABELS = {f.name: f.verbose_name for f in Order._meta.fields}
+
+
+def _conflict_rows(hold: Hold) -> list[tuple[str, str, str]]:
+    """(field, this system's value, the platform's value) of an address conflict, side by side."""
+    data = hold.data or {}
+    local, platform = data.get("local") or {}, data.get("platform") or {}
+    return [(str(FIELD_LABELS.get(f, f)), local.get(f, ""), platform.get(f, "")) for f in local
+            if local.get(f) != platform.get(f)]
+
+
 def _int(value, default=0) -> int:
     try:
         return int(value)
@@ -90,6 +102,9 @@ class OrderDetailView(TenantDetailView):
         )
         if order.status in (OrderStatus.APPROVED, OrderStatus.ALLOCATED):
             ctx["candidates"] = services.allocation_candidates(order)
+        ctx["conflicts"] = {h.pk: _conflict_rows(h) for h in ctx["holds"] if h.is_open and h.reason == HoldReason.CONFLICT}
+        ctx["mappable"] = can_map = order.status in MAPPABLE and order.kind != OrderKind.MERGED
+        ctx["unmapped"] = [ln for ln in ctx["lines"] if ln.sku_id is None and not ln.is_gift] if can_map else []
         return ctx
 
     def post(self, request, *args, **kwargs):
@@ -114,6 +129,20 @@ class OrderDetailView(TenantDetailView):
                   "receiver_address", "receiver_postcode")
         services.order_change_receiver(order=order, actor=user, **{f: data.get(f) for f in fields if f in data})
         return _("收件信息已更新")
+
+    def do_conflict(self, order, data, user):
+        keep = data.get("keep", "")
+        if keep not in ("local", "platform"):
+            raise services.OrderActionError(_("请选择保留哪一方的收件信息"))
+        services.order_conflict_resolve(order=order, keep=keep, actor=user, note=data.get("note", ""))
+        return _("已采用平台的收件信息") if keep == "platform" else _("已保留本地的收件信息")
+
+    def do_map_line(self, order, data, user):
+        line_id, sku_id = _int(data.get("line")), _int(data.get("sku"))
+        if not sku_id:
+            raise services.OrderActionError(_("请选择商品"))
+        services.order_line_map(order=order, line_id=line_id, sku_id=sku_id, actor=user)
+        return _("商品已匹配")
 
     def do_note(self, order, data, user):
         services.order_add_note(order=order, text=data.get("text", ""), actor=user)

@@ -44,7 +44,7 @@ def _hold(view, order, params):
 
 
 def _release(view, order, params):
-    reason = view.post_filters.get("hold_reason", "")
+    reason = view.post_filters.get("hold_reason", "") or view.worklist.hold_reason
     holds = Hold.objects.filter(tenant_id=view.tenant.pk, order=order, resolved_at=None)
     if reason:
         holds = holds.filter(reason=reason)
@@ -134,6 +134,14 @@ COLUMNS = [
 ]
 
 
+def _refund_detail(o: Order) -> str:
+    return "；".join(h.detail for h in getattr(o, "open_holds", []) if h.reason == HoldReason.REFUND)
+
+
+#: the 退款拦截 tab: what the platform says about the refund (lines, the buyer's reason)
+REFUND_COLUMN = Column("refund", gettext_lazy("退款拦截说明"), _refund_detail)
+
+
 # --- tabs -------------------------------------------------------------------------------------------
 @dataclass
 class Worklist:
@@ -143,6 +151,9 @@ class Worklist:
     actions: list[BulkAction] = field(default_factory=list)
     returns: bool = False
     by_hold_reason: bool = False
+    #: orders with an open hold of this reason, whatever their status (退款拦截)
+    hold_reason: str = ""
+    extra_columns: list[Column] = field(default_factory=list)
 
 
 WORKLISTS = [
@@ -150,6 +161,8 @@ WORKLISTS = [
     Worklist("on_hold", gettext_lazy("异常"), (S.ON_HOLD,), [RELEASE, APPROVE, CANCEL], by_hold_reason=True),
     Worklist("approved", gettext_lazy("待分配"), (S.APPROVED,), [ALLOCATE, HOLD, MERGE, CANCEL]),
     Worklist("to_ship", gettext_lazy("待发货"), (S.ALLOCATED, S.PICKING), [PICK_LIST, BULK_SHIP, HOLD, CANCEL]),
+    Worklist("intercepted", gettext_lazy("退款拦截"), (), [RELEASE, CANCEL], hold_reason=HoldReason.REFUND,
+             extra_columns=[REFUND_COLUMN]),
     Worklist("shipped", gettext_lazy("已发货"), (S.SHIPPED, S.DELIVERED), []),
     Worklist("returns", gettext_lazy("售后"), (), [], returns=True),
     Worklist("cancelled", gettext_lazy("已取消"), (S.CANCELLED,), []),
@@ -162,6 +175,9 @@ def worklist_queryset(tenant_id: int, worklist: Worklist):
     if worklist.returns:
         return qs.filter(Exists(ReturnRequest.objects.filter(tenant_id=tenant_id, order_id=OuterRef("pk"))
                                 .exclude(status=ReturnStatus.CANCELLED)))
+    if worklist.hold_reason:
+        return qs.filter(Exists(Hold.objects.filter(tenant_id=tenant_id, order_id=OuterRef("pk"),
+                                                    reason=worklist.hold_reason, resolved_at=None)))
     if len(worklist.statuses) == 1:
         return qs.filter(status=worklist.statuses[0])
     return qs.filter(status__in=worklist.statuses)
@@ -192,6 +208,7 @@ class WorklistView(GenericListView):
             raise Http404
         self.title = self.worklist.label
         self.actions = self.worklist.actions
+        self.columns = COLUMNS + self.worklist.extra_columns
         return super().dispatch(request, *args, **kwargs)
 
     @property

@@ -151,6 +151,13 @@ def _cancel(order: Order, *, message: str, actor=None, actor_label: str = "") ->
     return order
 
 
+def _picking_started(order: Order) -> bool:
+    """Has this order's parcel been picked or labelled (the order was in picking at some time,
+    whatever it is now)? Then a change of what or where to ship needs the parcel looked at."""
+    return order.status == S.PICKING or OrderEvent.objects.filter(
+        tenant_id=order.tenant_id, order=order, type="status", after__status=S.PICKING).exists()
+
+
 def _who(actor) -> str:
     return "user" if getattr(actor, "pk", None) else "system"
 

@@ -24,6 +24,7 @@ from .core import (
     _event,
     _lock,
     _open_hold,
+    _picking_started,
     _settle_status,
     order_transition,
 )
@@ -145,7 +146,6 @@ def order_conflict_resolve(*, order: Order, keep: str, actor=None, note: str = "
         if hold is None:
             raise OrderActionError(_("没有待处理的地址冲突"))
         hold.order = order
-        was = (hold.data or {}).get("status", "")
         if keep == "platform":
             base = order.platform_values or {}
             new = {f: base[f] for f in merge.RECEIVER_FIELDS if f in base and base[f] != getattr(order, f)}
@@ -156,7 +156,7 @@ def order_conflict_resolve(*, order: Order, keep: str, actor=None, note: str = "
                 order.save(update_fields=[*new, "updated_at"])
                 _event(order, "address_changed", _("采用平台的收件信息（地址冲突）"), before=before, after=new,
                        actor=actor)
-                if was == S.PICKING:
+                if _picking_started(order):
                     _open_hold(order, HoldReason.ADDRESS_CHANGED, _("拣货中改用了平台的收件信息，请重新打印面单"),
                                actor=actor)
             text = _("采用平台版本")

@@ -31,6 +31,7 @@ from .core import (
     _event,
     _lock,
     _open_hold,
+    _picking_started,
     _reconcile_holds,
     _reservable_lines,
     _settle_status,
@@ -139,7 +140,7 @@ def _platform_holds(order: Order) -> None:
         data = (current.data or {}) if current is not None else {}
         if data.get("repick"):
             found[HoldReason.REFUND] = (current.detail, data)
-        elif current is not None and data.get("status") == S.PICKING:
+        elif current is not None and _picking_started(order):
             refunded = [ln for ln in lines if ln.pk in data.get("lines", []) and ln.refund_status == REFUNDED]
             if refunded:
                 found[HoldReason.REFUND] = (_("部分退款已完成（%(l)s），包裹已在拣货：请按剩余商品重新拣货、核对包裹后解除") % {
