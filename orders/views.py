@@ -22,7 +22,7 @@ from inventory.models import Sku, Warehouse
 from oms.roles import CHANGE, Area
 from oms.views_base import TenantDetailView, TenantListView, TenantViewMixin
 
-from . import selectors, services
+from . import merge, selectors, services
 from .models import Hold, HoldReason, Order, OrderKind, ReturnKind, ReturnRequest
 from .states import AFTER_SHIPPING, BEFORE_PICKING, BEFORE_SHIPPING, OrderStatus
 
@@ -57,8 +57,8 @@ def _conflict_rows(hold: Hold) -> list[tuple[str, str, str]]:
     """(field, this system's value, the platform's value) of an address conflict, side by side."""
     data = hold.data or {}
     local, platform = data.get("local") or {}, data.get("platform") or {}
-    return [(str(FIELD_LABELS.get(f, f)), local.get(f, ""), platform.get(f, "")) for f in local
-            if local.get(f) != platform.get(f)]
+    return [(str(FIELD_LABELS.get(f, f)), local.get(f, ""), platform.get(f, "")) for f in merge.RECEIVER_FIELDS
+            if f in local and local.get(f) != platform.get(f)]
 
 
 def _int(value, default=0) -> int:

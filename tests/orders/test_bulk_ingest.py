@@ -54,6 +54,10 @@ def payloads(n=80):
                 order.created = prev.created + timedelta(minutes=3)
         if i % 11 == 0:
             order.receiver["phone"] = "13800000000"
+        if i % 13 == 5 and order.status == gen.PAID:  # Taobao forbids shipping it for now
+            order.platform_status = "PAID_FORBID_CONSIGN"
+        if i % 17 == 3 and order.status == gen.PAID:  # the buyer asked for a refund of the first line
+            order.lines[0].refund = "requested"
         out.append((fake_taobao.render(order), order))
     out.sort(key=lambda pair: (pair[1].paid_at or pair[1].created, pair[1].order_id))
     return [p for p, _o in out]
@@ -66,7 +70,8 @@ def snapshot(tenant):
                       for r in Reservation.objects.filter(tenant=tenant, order_id=o.pk).select_related("sku", "warehouse"))
         orders[o.platform_order_id] = {
             "status": o.status,
-            "holds": sorted((h.reason, h.detail) for h in o.holds.all()),
+            "holds": sorted((h.reason, h.detail, str(h.data)) for h in o.holds.all()),
+            "platform_values": o.platform_values,
             "events": sorted((e.type, e.message, str(e.before), str(e.after)) for e in o.events.all()),
             "lines": sorted((ln.platform_line_id, ln.sku.code if ln.sku else None, ln.quantity) for ln in o.lines.all()),
             "reservations": res,
@@ -96,9 +101,9 @@ def test_bulk_page_ingest_matches_the_one_by_one_path(tenant, other_tenant):
     assert levels_a == levels_b
     # the mix really exercised every branch
     statuses = Counter(o["status"] for o in orders_b.values())
-    reasons = Counter(r for o in orders_b.values() for r, _d in o["holds"])
+    reasons = Counter(r for o in orders_b.values() for r, _d, _data in o["holds"])
     assert statuses["approved"] and statuses["on_hold"] and statuses["cancelled"]
-    assert {"out_of_stock", "unmapped_sku", "blacklist", "duplicate"} <= set(reasons)
+    assert {"out_of_stock", "unmapped_sku", "blacklist", "duplicate", "refund", "forbid_ship"} <= set(reasons)
     for t in (tenant, other_tenant):
         for lv in StockLevel.objects.filter(tenant=t):
             agg = StockMovement.objects.filter(warehouse=lv.warehouse, sku=lv.sku).aggregate(
