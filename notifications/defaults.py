@@ -55,7 +55,8 @@ DEFAULTS: dict[tuple[str, str], TemplateSpec] = {
         sms_template_code="SMS_OMS_DELIVERED",
         sms_params=dict(_SHIPMENT_PARAMS),
     ),
-    # to the buyer's e-mail, where the platform sent one (Shopify, WooCommerce, Amazon's relay address)
+    # to the buyer's e-mail, where the platform sent one (Shopify, WooCommerce; never Amazon's relay:
+    # see services.PLATFORMS_THAT_TELL_THE_BUYER)
     (Event.SHIPPED, Channel.EMAIL): TemplateSpec(
         enabled=True,
         subject=_("您在{{ shop_name }}的订单 {{ platform_order_id }} 已发货"),

@@ -46,6 +46,7 @@ class BuyerMessageFacts:
     phone: str  #: the receiver's phone as stored on the order
     email: str  #: the buyer's e-mail as the platform sent it ("" when it sent none)
     language: str  #: the buyer's language (buyer_language)
+    platform: str  #: the order's marketplace
 
 
 def shipment_message_facts(*, tenant_id: int, shipment_id: int, order_id: int, carrier_code: str = "",
@@ -69,7 +70,7 @@ def shipment_message_facts(*, tenant_id: int, shipment_id: int, order_id: int, c
         "tracking_url": tracking_url(order.platform_order_id),
     }
     return BuyerMessageFacts(context=context, phone=order.receiver_phone, email=order.buyer_email.strip(),
-                             language=buyer_language(order.receiver_country))
+                             language=buyer_language(order.receiver_country), platform=order.platform)
 
 
 def low_stock_facts(*, tenant_id: int, sku_id: int, warehouse_id: int | None, available, reorder_point) -> dict:

@@ -47,6 +47,12 @@ _ENGINE = Engine(autoescape=False)
 #: shipment tracking statuses that tell the buyer something
 STATUS_EVENTS = {"out_for_delivery": Event.OUT_FOR_DELIVERY, "delivered": Event.DELIVERED}
 
+#: marketplaces whose buyers the seller must not message about shipping: Amazon's Communication
+#: Guidelines (Seller Central G1701, since 2020-09) forbid order and shipping confirmations and
+#: allow contact only through Buyer-Seller Messaging (the buyer e-mail is its relay address);
+#: Amazon tells the buyer itself once the shipment is confirmed to it (channels' confirm_shipment).
+PLATFORMS_THAT_TELL_THE_BUYER = frozenset({"amazon"})
+
 
 class RenderError(ValueError):
     pass
@@ -166,7 +172,7 @@ def notify_shipment_event(*, tenant_id: int, event: str, shipment_id: int, order
     """Tell the buyer about a shipment event (shipped / out for delivery / delivered), once per
     shipment, event and channel: by SMS to the receiver's phone and by e-mail to the buyer's
     address when the platform sent one, each as the tenant's templates say (on, off, wording),
-    rendered in the buyer's language."""
+    rendered in the buyer's language. Nothing for a marketplace that tells its buyers itself."""
     channels = EVENT_CHANNELS.get(event, [])
     if not channels:
         return []
@@ -174,6 +180,9 @@ def notify_shipment_event(*, tenant_id: int, event: str, shipment_id: int, order
         facts = selectors.shipment_message_facts(
             tenant_id=tenant_id, shipment_id=shipment_id, order_id=order_id, carrier_code=carrier_code,
             tracking_number=tracking_number)
+        if facts.platform in PLATFORMS_THAT_TELL_THE_BUYER:
+            logger.info("tenant=%s shipment=%s %s: the platform tells its buyer", tenant_id, shipment_id, event)
+            return []
         out = []
         for channel in channels:
             recipient = facts.email if channel == Channel.EMAIL else facts.phone

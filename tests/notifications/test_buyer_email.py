@@ -89,14 +89,27 @@ def test_no_email_is_queued_when_the_platform_sent_none(tenant, locmem_mail, sms
 
 def test_a_buyer_abroad_without_a_valid_phone_still_gets_the_email(tenant, locmem_mail, sms_account, sms_sandbox,
                                                                    django_capture_on_commit_callbacks):
-    shipment = labelled(tenant, platform="amazon", receiver_phone="+1 555 01", receiver_country="GB",
-                        buyer_email="x7k2p9q@marketplace.amazon.co.uk")
+    shipment = labelled(tenant, platform="woocommerce", receiver_phone="+1 555 01", receiver_country="GB",
+                        buyer_email="jane@example.co.uk")
     ship(tenant, shipment, django_capture_on_commit_callbacks)
     rows = {n.channel: n for n in Notification.objects.for_tenant(tenant)}
     assert rows["sms"].status == "failed" and "手机号" in rows["sms"].error  # recorded, never sent
     assert rows["email"].status == "sent"
-    assert [m.to for m in locmem_mail] == [["x7k2p9q@marketplace.amazon.co.uk"]]
+    assert [m.to for m in locmem_mail] == [["jane@example.co.uk"]]
     assert sms_sandbox.state.requests == 0
+
+
+def test_an_amazon_buyer_is_told_by_amazon_not_by_us(tenant, locmem_mail, sms_account, sms_sandbox,
+                                                      django_capture_on_commit_callbacks):
+    """Amazon forbids sellers' shipping confirmations (and any contact outside its relay)."""
+    shipment = labelled(tenant, platform="amazon", receiver_phone=BUYER_PHONE, receiver_country="GB",
+                        buyer_email="x7k2p9q@marketplace.amazon.co.uk")
+    ship(tenant, shipment, django_capture_on_commit_callbacks)
+    with transaction.atomic():
+        signals.shipment_status_changed.send(sender=None, tenant_id=tenant.pk, shipment_id=shipment.pk,
+                                             order_id=shipment.order_id, status="delivered")
+    assert not Notification.objects.exists()
+    assert locmem_mail == [] and sms_sandbox.state.requests == 0
 
 
 def test_a_buyer_with_both_gets_what_the_tenants_templates_say(tenant, other_tenant, locmem_mail, sms_account,
