@@ -57,7 +57,7 @@ class StockLevelAdmin(ImportExportMixin, ReadOnlyTenantAdmin):
     resource_classes = [StockLevelResource]
 
     def get_resource_kwargs(self, request, *args, **kwargs):
-        return {"tenant_id": _tenant_id(request)}
+        return {"tenant_id": _tenant_id(request), "actor": request.user}
 
     def has_import_permission(self, request):
         return _tenant_id(request) is not None and role_can(_role(request), self.area, CHANGE)
@@ -78,10 +78,11 @@ class StockLevelAdmin(ImportExportMixin, ReadOnlyTenantAdmin):
 @admin.register(StockMovement)
 class StockMovementAdmin(ReadOnlyTenantAdmin):
     area = Area.INVENTORY
-    list_display = ("created_at", "sku", "warehouse", "kind", "on_hand_delta", "reserved_delta", "reference")
+    list_display = ("created_at", "sku", "warehouse", "kind", "on_hand_delta", "reserved_delta", "reference", "actor",
+                    "actor_label")
     list_filter = ("kind", "warehouse")
     search_fields = ("sku__code", "reference")
-    list_select_related = ("sku", "warehouse")
+    list_select_related = ("sku", "warehouse", "actor")
 
 
 @admin.register(Reservation)

@@ -116,6 +116,12 @@ class StockMovement(TenantOwned):
     reserved_delta = models.IntegerField(_("占用变化"), default=0)
     reference = models.CharField(_("关联单据"), max_length=64, blank=True)
     note = models.CharField(_("备注"), max_length=200, blank=True)
+    #: who or what caused it: the user (when a person did), and the source in the vocabulary of
+    #: OrderEvent.actor_label -- "user", "channel:taobao", "import", "seed", "task:<name>", "system".
+    #: No index of its own: the ledger is the hottest insert path, and only deleting a user reads it.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", db_index=False, verbose_name=_("操作人"))
+    actor_label = models.CharField(_("来源"), max_length=50, blank=True)
     created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=False)
 
     class Meta:

@@ -7,7 +7,8 @@ An import is a stock count: each row goes through inventory.services.stock_count
 reorder_point_set), so the ledger stays complete. It is all-or-nothing: one bad row (unknown
 warehouse / SKU of this tenant, negative or non-integer quantity, below the reserved stock,
 a duplicate row) is reported with its line number and nothing is written. Re-importing the same
-file changes nothing (no ledger rows): a count equal to on_hand is a no-op.
+file changes nothing (no ledger rows): a count equal to on_hand is a no-op. The ledger rows name
+the importing user (`actor`) and the source "import".
 """
 
 from __future__ import annotations
@@ -58,11 +59,12 @@ class StockLevelResource(resources.ModelResource):
         skip_unchanged = False
         clean_model_instances = False
 
-    def __init__(self, tenant_id: int | None = None, **kwargs):
+    def __init__(self, tenant_id: int | None = None, actor=None, **kwargs):
         # import-export builds field lists with a bare StockLevelResource(); without a tenant every
         # lookup filters on tenant_id=None and finds nothing, so nothing can leak.
         super().__init__(**kwargs)
         self.tenant_id = tenant_id
+        self.actor = actor if getattr(actor, "pk", None) else None  # the importing user
         self._points: dict[tuple[int, int], int] | None = None
         self._seen: dict[tuple[int, int], int] = {}
         self._parsed: dict[int, dict] = {}
@@ -151,7 +153,7 @@ class StockLevelResource(resources.ModelResource):
         try:
             level = services.stock_count(tenant_id=self.tenant_id, warehouse_id=parsed["warehouse"].pk,
                                          sku_id=parsed["sku"].pk, counted=parsed["counted"],
-                                         reference=_("导入盘点"))
+                                         reference=_("导入盘点"), actor=self.actor, actor_label="import")
             if parsed["point"] is not None:
                 services.reorder_point_set(tenant_id=self.tenant_id, sku_id=parsed["sku"].pk,
                                            warehouse_id=parsed["warehouse"].pk, reorder_point=parsed["point"])

@@ -217,7 +217,7 @@ def sku_stock(*, tenant_id: int, sku_id: int) -> list[WarehouseStock]:
 
 
 def sku_movements(*, tenant_id: int, sku_id: int, limit: int = 30):
-    return (StockMovement.objects.filter(tenant_id=tenant_id, sku_id=sku_id).select_related("warehouse")
+    return (StockMovement.objects.filter(tenant_id=tenant_id, sku_id=sku_id).select_related("warehouse", "actor")
             .order_by("-created_at", "-id")[:limit])
 
 

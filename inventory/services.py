@@ -5,6 +5,11 @@ Race-freedom: stock counters change only through conditional UPDATEs with F() ex
 read-modify-write in Python. Rows are touched in one global order (sku id, then warehouse
 priority/id), so two transactions never wait on each other in a cycle.
 `stock_changed` is sent once per transaction, on commit, with every SKU touched.
+
+Every service that writes ledger rows takes keyword-only `actor` (the user, or its id) and
+`actor_label` (who or what caused it, in OrderEvent's vocabulary: "user", "channel:taobao",
+"import", "seed", "task:<name>"; empty = "user" when there is an actor, else "system") and
+writes both on every row it creates.
 """
 
 from __future__ import annotations
@@ -81,6 +86,12 @@ def _note_stock_changed(tenant_id: int, sku_ids: Iterable[int]) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------
+def _who(actor, actor_label: str) -> tuple[int | None, str]:
+    """(actor id, label) for the ledger: `actor` is a user, a user id or None."""
+    actor_id = getattr(actor, "pk", actor)
+    return actor_id, (actor_label or ("user" if actor_id else "system"))[:50]
+
+
 def _level(tenant_id: int, warehouse_id: int, sku_id: int) -> StockLevel:
     level = StockLevel.objects.filter(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id).first()
     if level is not None:
@@ -161,8 +172,9 @@ WITH upd AS (
     RETURNING id
 ), mv AS (
     INSERT INTO inventory_stockmovement
-        (tenant_id, warehouse_id, sku_id, kind, on_hand_delta, reserved_delta, reference, note, created_at)
-    SELECT %(tenant)s, %(wh)s, %(sku)s, 'reserve', 0, %(q)s, %(ref)s, '', now() FROM upd
+        (tenant_id, warehouse_id, sku_id, kind, on_hand_delta, reserved_delta, reference, note, actor_id,
+         actor_label, created_at)
+    SELECT %(tenant)s, %(wh)s, %(sku)s, 'reserve', 0, %(q)s, %(ref)s, '', %(actor)s, %(label)s, now() FROM upd
     RETURNING id
 )
 INSERT INTO inventory_reservation
@@ -172,20 +184,22 @@ SELECT %(tenant)s, %(order)s, %(line)s, %(sku)s, %(wh)s, %(q)s, 'active', now(),
 
 
 def _take(*, tenant_id: int, order_id: int, line_id: int, sku_id: int, level_id: int, warehouse_id: int,
-          qty: int, reference: str, reservations: list, movements: list) -> bool:
+          qty: int, reference: str, reservations: list, movements: list, who: tuple[int | None, str]) -> bool:
     """Take `qty` from one stock level if available, recording the reservation and the ledger
     row (written at once on PostgreSQL, else appended to the lists for a bulk insert)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(_TAKE_SQL, {"q": qty, "level": level_id, "tenant": tenant_id, "wh": warehouse_id,
-                                    "sku": sku_id, "ref": reference[:64], "order": order_id, "line": line_id})
+                                    "sku": sku_id, "ref": reference[:64], "order": order_id, "line": line_id,
+                                    "actor": who[0], "label": who[1]})
             return cur.rowcount == 1
     if not _try_take(level_id, qty):
         return False
     reservations.append(Reservation(tenant_id=tenant_id, order_id=order_id, line_id=line_id, sku_id=sku_id,
                                     warehouse_id=warehouse_id, quantity=qty))
     movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id,
-                                   kind=MovementKind.RESERVE, reserved_delta=qty, reference=reference))
+                                   kind=MovementKind.RESERVE, reserved_delta=qty, reference=reference,
+                                   actor_id=who[0], actor_label=who[1]))
     return True
 
 
@@ -209,7 +223,7 @@ SELECT 'l', sl.id, sl.warehouse_id, sl.sku_id FROM inventory_stocklevel sl
 
 
 def _reserve_one_statement(*, tenant_id: int, order_id: int, lines: list[dict], reference: str,
-                           warehouse_id: int | None) -> bool | None:
+                           warehouse_id: int | None, who: tuple[int | None, str]) -> bool | None:
     """PostgreSQL, outside any transaction: an order that needs ONE SKU from ONE stock row, and
     holds nothing yet, is reserved by a single statement (its own transaction: stock taken,
     reservation and ledger row written, or nothing). The hot row is locked for that one
@@ -236,14 +250,14 @@ def _reserve_one_statement(*, tenant_id: int, order_id: int, lines: list[dict], 
     need, (level_id, wh_id, _sku) = needs[0], levels[0]
     if not _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id, sku_id=need.sku_id,
                  level_id=level_id, warehouse_id=wh_id, qty=need.quantity, reference=reference,
-                 reservations=[], movements=[]):
+                 reservations=[], movements=[], who=who):
         return None
     _note_stock_changed(tenant_id, [need.sku_id])  # outside a transaction: sent right away
     return True
 
 
 def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], reference: str = "",
-                        warehouse_id: int | None = None) -> bool:
+                        warehouse_id: int | None = None, actor=None, actor_label: str = "") -> bool:
     """Reserve stock for an order's lines; records full or short reservations, never raises
     for lack of stock. Returns True when everything was reserved.
 
@@ -252,9 +266,10 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
     `warehouse_id` (orders' allocation): reserve in that one warehouse only; a reservation held
     elsewhere is released and taken again there. Default (None): every active warehouse.
     """
+    who = _who(actor, actor_label)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         if _reserve_one_statement(tenant_id=tenant_id, order_id=order_id, lines=lines,
-                                  reference=reference or f"order:{order_id}", warehouse_id=warehouse_id):
+                                  reference=reference or f"order:{order_id}", warehouse_id=warehouse_id, who=who):
             return True
     with transaction.atomic():
         needs = _needs(tenant_id, lines)
@@ -291,8 +306,8 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
             # an earlier one: a deadlock.)
             _lock_levels(tenant_id, set(sku_ids) | {r.sku_id for r in existing})
             if existing:
-                _release(tenant_id, order_id, existing, reference)
-            shorts = _allocate_locked(tenant_id, [(order_id, needs)], warehouse_id=warehouse_id)
+                _release(tenant_id, order_id, existing, reference, who)
+            shorts = _allocate_locked(tenant_id, [(order_id, needs)], warehouse_id=warehouse_id, who=who)
             return order_id not in shorts
         # One row per SKU at most: each row is touched once, in SKU order -- the fast path takes
         # the stock and writes reservation + ledger row in one statement.
@@ -308,7 +323,7 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
                 lid, wid = lid_wid
                 if _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id, sku_id=need.sku_id,
                          level_id=lid, warehouse_id=wid, qty=remaining, reference=reference,
-                         reservations=reservations, movements=movements):
+                         reservations=reservations, movements=movements, who=who):
                     remaining = 0
                 else:
                     # not enough for the whole line: take what is there, under the row lock
@@ -316,7 +331,8 @@ def stock_reserve_order(*, tenant_id: int, order_id: int, lines: list[dict], ref
                     take = min(max(0, level.on_hand - level.reserved), remaining)
                     if take and _take(tenant_id=tenant_id, order_id=order_id, line_id=need.line_id,
                                       sku_id=need.sku_id, level_id=lid, warehouse_id=wid, qty=take,
-                                      reference=reference, reservations=reservations, movements=movements):
+                                      reference=reference, reservations=reservations, movements=movements,
+                                      who=who):
                         remaining -= take
                 if remaining != need.quantity:
                     taken.add(need.sku_id)
@@ -344,14 +360,16 @@ def _lock_levels(tenant_id: int, sku_ids) -> list[tuple]:
 
 
 RESERVATION_COLUMNS = ("tenant_id", "order_id", "line_id", "sku_id", "warehouse_id", "quantity", "status")
-MOVEMENT_COLUMNS = ("tenant_id", "warehouse_id", "sku_id", "kind", "reserved_delta", "reference")
+MOVEMENT_COLUMNS = ("tenant_id", "warehouse_id", "sku_id", "kind", "reserved_delta", "reference", "actor_id",
+                    "actor_label")
 
 
 def _allocate_locked(tenant_id: int, per_order: list[tuple[int, list[Need]]], *,
-                     warehouse_id: int | None = None) -> set[int]:
+                     who: tuple[int | None, str], warehouse_id: int | None = None) -> set[int]:
     """Hand out locked stock to orders in sequence -- one warehouse for a whole line when one
     can, else what each has in priority order -- and write level deltas, reservations and one
-    ledger row per reservation. Returns the ids of orders left short."""
+    ledger row per reservation. Returns the ids of orders left short. (The actor is the same on
+    every row: the bulk insert sends it as one scalar parameter, not a column array.)"""
     sku_ids = sorted({n.sku_id for _oid, needs in per_order for n in needs})
     rows = _lock_levels(tenant_id, sku_ids)
     avail: dict[int, int] = {}
@@ -389,7 +407,7 @@ def _allocate_locked(tenant_id: int, per_order: list[tuple[int, list[Need]]], *,
                 avail[lid] -= qty
                 delta[lid] += qty
                 reservations.append((tenant_id, order_id, need.line_id, need.sku_id, wid, qty, active))
-                movements.append((tenant_id, wid, need.sku_id, reserve, qty, reference[:64]))
+                movements.append((tenant_id, wid, need.sku_id, reserve, qty, reference[:64], *who))
             if remaining:
                 shorts.add(order_id)
                 reservations.append((tenant_id, order_id, need.line_id, need.sku_id, None, remaining, short))
@@ -401,7 +419,7 @@ def _allocate_locked(tenant_id: int, per_order: list[tuple[int, list[Need]]], *,
     return shorts
 
 
-def stock_reserve_orders(*, tenant_id: int, orders: list[dict]) -> None:
+def stock_reserve_orders(*, tenant_id: int, orders: list[dict], actor=None, actor_label: str = "") -> None:
     """Reserve a page of NEW orders in one pass (the bulk ingest): lock the stock rows of every
     SKU involved in the one global order (sku, warehouse priority, warehouse id), hand out the
     stock order by order in the given sequence (urgent first, then oldest), then write the level
@@ -411,7 +429,8 @@ def stock_reserve_orders(*, tenant_id: int, orders: list[dict]) -> None:
         return
     with transaction.atomic(savepoint=False):  # nested in the ingest: it fails as a whole
         combos = _combo_parts(tenant_id, {ln["sku_id"] for o in orders for ln in o["lines"]})
-        _allocate_locked(tenant_id, [(o["order_id"], _needs(tenant_id, o["lines"], combos)) for o in orders])
+        _allocate_locked(tenant_id, [(o["order_id"], _needs(tenant_id, o["lines"], combos)) for o in orders],
+                         who=_who(actor, actor_label))
 
 
 def _add_reserved(delta: dict[int, int]) -> None:
@@ -428,7 +447,8 @@ def _add_reserved(delta: dict[int, int]) -> None:
         StockLevel.objects.filter(pk=lid).update(reserved=F("reserved") + qty)
 
 
-def _release(tenant_id: int, order_id: int, rows: list[Reservation], reference: str) -> None:
+def _release(tenant_id: int, order_id: int, rows: list[Reservation], reference: str,
+             who: tuple[int | None, str]) -> None:
     movements = []
     # the one global lock order (sku, warehouse priority, warehouse id), as when reserving
     prio = dict(Warehouse.objects.filter(pk__in={r.warehouse_id for r in rows if r.warehouse_id})
@@ -443,14 +463,15 @@ def _release(tenant_id: int, order_id: int, rows: list[Reservation], reference: 
                 raise StockError(f"reservation {r.pk} exceeds reserved stock")
             movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=r.warehouse_id, sku_id=r.sku_id,
                                            kind=MovementKind.RELEASE, reserved_delta=-r.quantity,
-                                           reference=reference))
+                                           reference=reference, actor_id=who[0], actor_label=who[1]))
     Reservation.objects.filter(pk__in=[r.pk for r in rows]).update(status=ReservationStatus.RELEASED)
     StockMovement.objects.bulk_create(movements)
     if movements:
         _note_stock_changed(tenant_id, {m.sku_id for m in movements})
 
 
-def stock_release_order(*, tenant_id: int, order_id: int, reference: str = "") -> int:
+def stock_release_order(*, tenant_id: int, order_id: int, reference: str = "", actor=None,
+                        actor_label: str = "") -> int:
     """Release every active (and short) reservation of an order. Returns units released."""
     with transaction.atomic():
         rows = list(
@@ -461,12 +482,12 @@ def stock_release_order(*, tenant_id: int, order_id: int, reference: str = "") -
         )
         if not rows:
             return 0
-        _release(tenant_id, order_id, rows, reference or f"order:{order_id}")
+        _release(tenant_id, order_id, rows, reference or f"order:{order_id}", _who(actor, actor_label))
         return sum(r.quantity for r in rows if r.status == ReservationStatus.ACTIVE)
 
 
 def stock_consume_order(*, tenant_id: int, order_id: int, line_ids: list[int] | None = None,
-                        reference: str = "") -> int:
+                        reference: str = "", actor=None, actor_label: str = "") -> int:
     """A shipment left: on_hand and reserved both fall by the reserved quantities."""
     with transaction.atomic():
         qs = Reservation.objects.select_for_update().filter(
@@ -478,6 +499,7 @@ def stock_consume_order(*, tenant_id: int, order_id: int, line_ids: list[int] | 
         rows.sort(key=lambda r: (r.sku_id, prio.get(r.warehouse_id, 0), r.warehouse_id))
         if not rows:
             return 0
+        actor_id, label = _who(actor, actor_label)
         movements = []
         for r in rows:
             updated = StockLevel.objects.filter(
@@ -488,7 +510,8 @@ def stock_consume_order(*, tenant_id: int, order_id: int, line_ids: list[int] | 
                 raise StockError(f"reservation {r.pk} exceeds stock")
             movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=r.warehouse_id, sku_id=r.sku_id,
                                            kind=MovementKind.SHIP, on_hand_delta=-r.quantity,
-                                           reserved_delta=-r.quantity, reference=reference or f"order:{order_id}"))
+                                           reserved_delta=-r.quantity, reference=reference or f"order:{order_id}",
+                                           actor_id=actor_id, actor_label=label))
         Reservation.objects.filter(pk__in=[r.pk for r in rows]).update(status=ReservationStatus.CONSUMED)
         StockMovement.objects.bulk_create(movements)
         _note_stock_changed(tenant_id, {m.sku_id for m in movements})
@@ -497,7 +520,8 @@ def stock_consume_order(*, tenant_id: int, order_id: int, line_ids: list[int] | 
 
 # --- receiving, adjusting, restocking -------------------------------------------------------
 def stock_receive(*, tenant_id: int, warehouse_id: int, sku_id: int, quantity: int,
-                  kind: str = MovementKind.RECEIVE, reference: str = "", note: str = "") -> StockLevel:
+                  kind: str = MovementKind.RECEIVE, reference: str = "", note: str = "", actor=None,
+                  actor_label: str = "") -> StockLevel:
     """Goods arrive (purchase receipt, return restock, transfer in): on_hand rises."""
     if quantity <= 0:
         raise StockError("quantity must be positive")
@@ -506,15 +530,18 @@ def stock_receive(*, tenant_id: int, warehouse_id: int, sku_id: int, quantity: i
             raise StockError("a combo SKU holds no stock of its own; receive its components")
         level = _level(tenant_id, warehouse_id, sku_id)
         StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + quantity)
+        actor_id, label = _who(actor, actor_label)
         StockMovement.objects.create(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id, kind=kind,
-                                     on_hand_delta=quantity, reference=reference, note=note)
+                                     on_hand_delta=quantity, reference=reference, note=note, actor_id=actor_id,
+                                     actor_label=label)
         _note_stock_changed(tenant_id, [sku_id])
         level.refresh_from_db()
         return level
 
 
 def stock_adjust(*, tenant_id: int, warehouse_id: int, sku_id: int, delta: int,
-                 kind: str = MovementKind.ADJUST, reference: str = "", note: str = "") -> StockLevel:
+                 kind: str = MovementKind.ADJUST, reference: str = "", note: str = "", actor=None,
+                 actor_label: str = "") -> StockLevel:
     """Correct on_hand by delta (stock count, write-off). Never below what is reserved."""
     with transaction.atomic():
         level = _level(tenant_id, warehouse_id, sku_id)
@@ -527,14 +554,17 @@ def stock_adjust(*, tenant_id: int, warehouse_id: int, sku_id: int, delta: int,
                 on_hand=F("on_hand") + delta)
             if not ok:
                 raise StockError("adjustment would take on_hand below zero or below reserved stock")
+        actor_id, label = _who(actor, actor_label)
         StockMovement.objects.create(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id, kind=kind,
-                                     on_hand_delta=delta, reference=reference, note=note)
+                                     on_hand_delta=delta, reference=reference, note=note, actor_id=actor_id,
+                                     actor_label=label)
         _note_stock_changed(tenant_id, [sku_id])
         level.refresh_from_db()
         return level
 
 
-def stock_restock(*, tenant_id: int, warehouse_id: int, lines: list[dict], reference: str) -> None:
+def stock_restock(*, tenant_id: int, warehouse_id: int, lines: list[dict], reference: str, actor=None,
+                  actor_label: str = "") -> None:
     """Returned goods back on the shelf: one receive per (component) SKU."""
     wanted: dict[int, int] = defaultdict(int)
     for ln in lines:
@@ -542,7 +572,7 @@ def stock_restock(*, tenant_id: int, warehouse_id: int, lines: list[dict], refer
     with transaction.atomic():
         for sku_id, qty in sorted(expand_components(tenant_id, dict(wanted)).items()):
             stock_receive(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id, quantity=qty,
-                          kind=MovementKind.RETURN, reference=reference)
+                          kind=MovementKind.RETURN, reference=reference, actor=actor, actor_label=actor_label)
 
 
 # --- reconciliation -----------------------------------------------------------------------------
@@ -605,7 +635,7 @@ def _check_owned(tenant_id: int, *, warehouse_id: int, sku_id: int) -> None:
 
 
 def stock_count(*, tenant_id: int, warehouse_id: int, sku_id: int, counted: int, reference: str = "",
-                note: str = "") -> StockLevel:
+                note: str = "", actor=None, actor_label: str = "") -> StockLevel:
     """Set on_hand to the counted quantity (盘点). The level row is locked while the difference
     is computed, so a concurrent receive or reservation is never lost. Refuses a count below
     what is reserved. No-op (no ledger row) when the count equals on_hand."""
@@ -621,8 +651,10 @@ def stock_count(*, tenant_id: int, warehouse_id: int, sku_id: int, counted: int,
             raise StockError(_("盘点数量 %(counted)s 小于已占用 %(reserved)s") % {
                 "counted": counted, "reserved": level.reserved})
         StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + delta)
+        actor_id, label = _who(actor, actor_label)
         StockMovement.objects.create(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id,
                                      kind=MovementKind.ADJUST, on_hand_delta=delta, reference=reference,
+                                     actor_id=actor_id, actor_label=label,
                                      note=note or _("盘点：%(before)s → %(after)s") % {
                                          "before": level.on_hand, "after": counted})
         _note_stock_changed(tenant_id, [sku_id])
@@ -631,7 +663,7 @@ def stock_count(*, tenant_id: int, warehouse_id: int, sku_id: int, counted: int,
 
 
 def stock_write_off(*, tenant_id: int, warehouse_id: int, sku_id: int, quantity: int, reason: str,
-                    reference: str = "", actor=None) -> StockWriteOff:
+                    reference: str = "", actor=None, actor_label: str = "") -> StockWriteOff:
     """Damaged / lost goods leave the shelf (报损): on_hand falls, never below reserved stock."""
     if quantity <= 0:
         raise StockError(_("报损数量必须大于 0"))
@@ -644,12 +676,14 @@ def stock_write_off(*, tenant_id: int, warehouse_id: int, sku_id: int, quantity:
             on_hand=F("on_hand") - quantity)
         if not ok:
             raise StockError(_("可用库存不足，无法报损 %(qty)s 件") % {"qty": quantity})
+        actor_id, label = _who(actor, actor_label)
         record = StockWriteOff.objects.create(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id,
                                               quantity=quantity, reason=reason, reference=reference,
-                                              created_by=actor)
+                                              created_by_id=actor_id)
         StockMovement.objects.create(tenant_id=tenant_id, warehouse_id=warehouse_id, sku_id=sku_id,
                                      kind=MovementKind.WRITE_OFF, on_hand_delta=-quantity,
-                                     reference=reference or f"writeoff:{record.pk}", note=reason[:200])
+                                     reference=reference or f"writeoff:{record.pk}", note=reason[:200],
+                                     actor_id=actor_id, actor_label=label)
         _note_stock_changed(tenant_id, [sku_id])
         return record
 
@@ -885,7 +919,7 @@ def transfer_dismiss(*, tenant_id: int, transfer_id: int, actor=None, note: str 
         return transfer
 
 
-def transfer_ship(*, tenant_id: int, transfer_id: int, actor=None) -> TransferOrder:
+def transfer_ship(*, tenant_id: int, transfer_id: int, actor=None, actor_label: str = "") -> TransferOrder:
     """The goods leave the source: on_hand falls there (ledger transfer_out). Refused, with
     nothing written, when any line is not available at the source. Shipping accepts a suggestion."""
     with transaction.atomic():
@@ -897,6 +931,7 @@ def transfer_ship(*, tenant_id: int, transfer_id: int, actor=None) -> TransferOr
         if not lines:
             raise TransferError(_("调拨单没有明细"))
         reference = f"transfer:{transfer.pk}"
+        actor_id, label = _who(actor, actor_label)
         movements = []
         for ln in lines:
             level = _level(tenant_id, transfer.source_id, ln.sku_id)
@@ -909,7 +944,7 @@ def transfer_ship(*, tenant_id: int, transfer_id: int, actor=None) -> TransferOr
                     "code": ln.sku.code, "have": have, "qty": ln.quantity})
             movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=transfer.source_id, sku_id=ln.sku_id,
                                            kind=MovementKind.TRANSFER_OUT, on_hand_delta=-ln.quantity,
-                                           reference=reference))
+                                           reference=reference, actor_id=actor_id, actor_label=label))
         StockMovement.objects.bulk_create(movements)
         now = timezone.now()
         transfer.status = TransferStatus.SHIPPED
@@ -921,7 +956,8 @@ def transfer_ship(*, tenant_id: int, transfer_id: int, actor=None) -> TransferOr
         return transfer
 
 
-def transfer_receive(*, tenant_id: int, transfer_id: int, quantities: dict[int, int], actor=None) -> TransferOrder:
+def transfer_receive(*, tenant_id: int, transfer_id: int, quantities: dict[int, int], actor=None,
+                     actor_label: str = "") -> TransferOrder:
     """Goods arrive at the destination: {line_id: quantity arrived now}. on_hand rises there
     (ledger transfer_in). Partial receipts leave the transfer partially_received."""
     quantities = {int(k): int(v) for k, v in quantities.items()}
@@ -942,6 +978,7 @@ def transfer_receive(*, tenant_id: int, transfer_id: int, quantities: dict[int, 
                 raise TransferError(_("%(code)s 到货 %(qty)s 件，超过未到数量 %(left)s 件") % {
                     "code": ln.sku.code, "qty": q, "left": ln.outstanding})
         reference = f"transfer:{transfer.pk}"
+        actor_id, label = _who(actor, actor_label)
         movements = []
         for ln, q in sorted(todo, key=lambda t: t[0].sku_id):
             level = _level(tenant_id, transfer.destination_id, ln.sku_id)
@@ -950,7 +987,7 @@ def transfer_receive(*, tenant_id: int, transfer_id: int, quantities: dict[int, 
             ln.received_quantity += q
             movements.append(StockMovement(tenant_id=tenant_id, warehouse_id=transfer.destination_id,
                                            sku_id=ln.sku_id, kind=MovementKind.TRANSFER_IN, on_hand_delta=q,
-                                           reference=reference))
+                                           reference=reference, actor_id=actor_id, actor_label=label))
         StockMovement.objects.bulk_create(movements)
         complete = all(ln.outstanding == 0 for ln in lines.values())
         transfer.status = TransferStatus.RECEIVED if complete else TransferStatus.PARTIALLY_RECEIVED

@@ -10,6 +10,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from inventory.models import Reservation, ReservationStatus
+from oms.privacy import mask_name, mask_phone  # noqa: F401 (the masks of this module's callers)
 from orders.models import Order
 
 from .models import (
@@ -158,19 +159,3 @@ def public_order_lookup(*, number: str, phone_last4: str) -> Order | None:
         if len(phone) >= 4 and phone[-4:] == digits:
             return order
     return None
-
-
-def mask_phone(phone: str) -> str:
-    digits = "".join(ch for ch in (phone or "") if ch.isdigit())
-    if len(digits) >= 11:
-        return f"{digits[:3]}****{digits[-4:]}"
-    if len(digits) >= 4:
-        return "*" * (len(digits) - 4) + digits[-4:]
-    return "****"
-
-
-def mask_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        return ""
-    return name[0] + "*" * max(1, len(name) - 1)

@@ -4,6 +4,8 @@ Texts are Django template source rendered with the plain-string context the rece
 (see notifications.selectors). Aliyun SMS content itself is the template registered with Aliyun
 under `sms_template_code`; `body` is our preview of it and `sms_params` fills its variables.
 The default SMS template codes are placeholders: a tenant sets its own approved codes.
+Buyer messages are rendered in the buyer's language (notifications.selectors.buyer_language):
+the defaults here are translated; a tenant's own template is sent as the tenant wrote it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,31 @@ DEFAULTS: dict[tuple[str, str], TemplateSpec] = {
                "感谢惠顾。"),
         sms_template_code="SMS_OMS_DELIVERED",
         sms_params=dict(_SHIPMENT_PARAMS),
+    ),
+    # to the buyer's e-mail, where the platform sent one (Shopify, WooCommerce; never Amazon's relay:
+    # see services.PLATFORMS_THAT_TELL_THE_BUYER)
+    (Event.SHIPPED, Channel.EMAIL): TemplateSpec(
+        enabled=True,
+        subject=_("您在{{ shop_name }}的订单 {{ platform_order_id }} 已发货"),
+        body=_("{{ receiver_name }}您好：\n\n"
+               "您的订单 {{ platform_order_id }} 已由{{ carrier_name }}发出，运单号 {{ tracking_number }}。\n\n"
+               "查看物流：{{ tracking_url }}\n\n"
+               "—— {{ shop_name }}"),
+    ),
+    (Event.OUT_FOR_DELIVERY, Channel.EMAIL): TemplateSpec(
+        enabled=True,
+        subject=_("您的包裹正在派送中（订单 {{ platform_order_id }}）"),
+        body=_("{{ receiver_name }}您好：\n\n"
+               "您的包裹（{{ carrier_name }} {{ tracking_number }}）正在派送中，请留意收货。\n\n"
+               "查看物流：{{ tracking_url }}\n\n"
+               "—— {{ shop_name }}"),
+    ),
+    (Event.DELIVERED, Channel.EMAIL): TemplateSpec(
+        enabled=True,
+        subject=_("您的包裹已签收（订单 {{ platform_order_id }}）"),
+        body=_("{{ receiver_name }}您好：\n\n"
+               "您的包裹（{{ carrier_name }} {{ tracking_number }}）已签收，感谢惠顾。\n\n"
+               "—— {{ shop_name }}"),
     ),
     (Event.LOW_STOCK, Channel.EMAIL): TemplateSpec(
         enabled=True,

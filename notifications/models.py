@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from oms.crypto import EncryptedJSONField
 from oms.models import TenantOwned
+from oms.privacy import mask_email
 
 
 class Channel(models.TextChoices):
@@ -22,11 +23,10 @@ class Event(models.TextChoices):
 
 
 def mask_recipient(value: str) -> str:
-    """What staff see of a recipient: 138****8000, z***@example.com."""
+    """What staff see of a recipient: 138****8000, a***e@example.com."""
     value = str(value or "")
     if "@" in value:
-        local, _at, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"
+        return mask_email(value)
     if len(value) >= 8:
         return value[:3] + "****" + value[-4:]
     return "*" * len(value)

@@ -1,11 +1,12 @@
 """Read queries of notifications: the facts a message is rendered from (read-only looks into
 orders, logistics and inventory), effective templates, recipients, due messages, the outbox list.
 
-The render context holds plain strings only, and never a phone number or an address: it is
-stored with the message and shown to staff."""
+The render context holds plain strings only, and never a phone number or an address (postal or
+e-mail): it is stored with the message and shown to staff."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -28,9 +29,29 @@ def tracking_url(platform_order_id: str) -> str:
     return f"{base}/logistics/track/?{urlencode({'order': platform_order_id})}"
 
 
+#: receivers' countries whose buyers read Chinese; every other buyer reads English (the project
+#: keeps no language per order: the receiver's country stands for it)
+CHINESE_READING_COUNTRIES = frozenset({"CN", "HK", "MO", "TW"})
+
+
+def buyer_language(country: str) -> str:
+    """The language of the messages to a buyer whose parcel goes to this country."""
+    code = "zh-hans" if (country or "CN").upper() in CHINESE_READING_COUNTRIES else "en"
+    return code if code in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+@dataclass(frozen=True)
+class BuyerMessageFacts:
+    context: dict  #: the render context (stored with the message: no contact details)
+    phone: str  #: the receiver's phone as stored on the order
+    email: str  #: the buyer's e-mail as the platform sent it ("" when it sent none)
+    language: str  #: the buyer's language (buyer_language)
+    platform: str  #: the order's marketplace
+
+
 def shipment_message_facts(*, tenant_id: int, shipment_id: int, order_id: int, carrier_code: str = "",
-                           tracking_number: str = "") -> tuple[dict, str]:
-    """(render context, the receiver's phone as stored on the order). Raises Order.DoesNotExist."""
+                           tracking_number: str = "") -> BuyerMessageFacts:
+    """What a message about a shipment says, and where it goes. Raises Order.DoesNotExist."""
     order = Order.objects.for_tenant(tenant_id).select_related("shop").get(pk=order_id)
     shipment = Shipment.objects.for_tenant(tenant_id).select_related("carrier").filter(pk=shipment_id).first()
     carrier = shipment.carrier if shipment is not None else None
@@ -48,7 +69,8 @@ def shipment_message_facts(*, tenant_id: int, shipment_id: int, order_id: int, c
         "tracking_number": tracking,
         "tracking_url": tracking_url(order.platform_order_id),
     }
-    return context, order.receiver_phone
+    return BuyerMessageFacts(context=context, phone=order.receiver_phone, email=order.buyer_email.strip(),
+                             language=buyer_language(order.receiver_country), platform=order.platform)
 
 
 def low_stock_facts(*, tenant_id: int, sku_id: int, warehouse_id: int | None, available, reorder_point) -> dict:

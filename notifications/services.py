@@ -9,6 +9,8 @@ MAX_ATTEMPTS, permanent ones fail at once. Logs name the tenant and the notifica
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import logging
 import random
@@ -22,7 +24,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template import Context, Engine, TemplateSyntaxError
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import selectors
@@ -44,6 +46,12 @@ _ENGINE = Engine(autoescape=False)
 
 #: shipment tracking statuses that tell the buyer something
 STATUS_EVENTS = {"out_for_delivery": Event.OUT_FOR_DELIVERY, "delivered": Event.DELIVERED}
+
+#: marketplaces whose buyers the seller must not message about shipping: Amazon's Communication
+#: Guidelines (Seller Central G1701, since 2020-09) forbid order and shipping confirmations and
+#: allow contact only through Buyer-Seller Messaging (the buyer e-mail is its relay address);
+#: Amazon tells the buyer itself once the shipment is confirmed to it (channels' confirm_shipment).
+PLATFORMS_THAT_TELL_THE_BUYER = frozenset({"amazon"})
 
 
 class RenderError(ValueError):
@@ -102,13 +110,21 @@ def _schedule_send(tenant_id: int, notification_id: int) -> None:
 
 # ---- enqueue ------------------------------------------------------------------------------
 
+def _language(code: str | None):
+    return translation.override(code) if code else contextlib.nullcontext()
+
+
 def notification_enqueue(*, tenant_id: int, event: str, channel: str, recipient: str, dedupe_key: str,
-                         context: dict, order_id: int | None = None,
-                         shipment_id: int | None = None) -> Notification | None:
+                         context: dict, order_id: int | None = None, shipment_id: int | None = None,
+                         language: str | None = None) -> Notification | None:
     """One outbox row for (tenant, dedupe_key). None when the tenant has this (event, channel)
     switched off (or no SMS account); the existing row when the event repeats. A message that
-    cannot be rendered or addressed is stored as failed with the reason, for staff to see."""
-    spec = selectors.effective_template(tenant_id=tenant_id, event=event, channel=channel)
+    cannot be rendered or addressed is stored as failed with the reason, for staff to see.
+    `language`: the reader's, for the built-in texts (the reasons for staff stay in the default)."""
+    with _language(language):  # the built-in texts in the reader's language, as plain strings
+        spec = selectors.effective_template(tenant_id=tenant_id, event=event, channel=channel)
+        if spec is not None:
+            spec = dataclasses.replace(spec, subject=str(spec.subject), body=str(spec.body))
     if spec is None or not spec.enabled:
         return None
     if channel == Channel.SMS and selectors.active_sms_account(tenant_id=tenant_id) is None:
@@ -154,21 +170,27 @@ def _render(spec: TemplateSpec, channel: str, context: dict) -> dict:
 def notify_shipment_event(*, tenant_id: int, event: str, shipment_id: int, order_id: int, carrier_code: str = "",
                           tracking_number: str = "") -> list[Notification]:
     """Tell the buyer about a shipment event (shipped / out for delivery / delivered), once per
-    shipment, event and channel."""
+    shipment, event and channel: by SMS to the receiver's phone and by e-mail to the buyer's
+    address when the platform sent one, each as the tenant's templates say (on, off, wording),
+    rendered in the buyer's language. Nothing for a marketplace that tells its buyers itself."""
     channels = EVENT_CHANNELS.get(event, [])
     if not channels:
         return []
     with transaction.atomic():
-        context, phone = selectors.shipment_message_facts(
+        facts = selectors.shipment_message_facts(
             tenant_id=tenant_id, shipment_id=shipment_id, order_id=order_id, carrier_code=carrier_code,
             tracking_number=tracking_number)
+        if facts.platform in PLATFORMS_THAT_TELL_THE_BUYER:
+            logger.info("tenant=%s shipment=%s %s: the platform tells its buyer", tenant_id, shipment_id, event)
+            return []
         out = []
         for channel in channels:
-            if channel != Channel.SMS:  # orders carry no buyer e-mail address
-                continue
-            n = notification_enqueue(tenant_id=tenant_id, event=event, channel=channel, recipient=phone,
-                                     dedupe_key=f"{event}:shipment:{shipment_id}:{channel}", context=context,
-                                     order_id=order_id, shipment_id=shipment_id)
+            recipient = facts.email if channel == Channel.EMAIL else facts.phone
+            if channel == Channel.EMAIL and not recipient:
+                continue  # the platform sent no buyer e-mail: nothing to tell, nothing failed
+            n = notification_enqueue(tenant_id=tenant_id, event=event, channel=channel, recipient=recipient,
+                                     dedupe_key=f"{event}:shipment:{shipment_id}:{channel}", context=facts.context,
+                                     order_id=order_id, shipment_id=shipment_id, language=facts.language)
             if n is not None:
                 out.append(n)
     return out

@@ -6,6 +6,7 @@ Keys, each one small indexed query (exact or prefix, never a leading wildcard):
 - receiver phone, full -> (tenant, receiver_phone);
 - last 4 digits of the phone + receiver name ("张三 5678" / "5678 张三") -> name equality first;
 - receiver name, buyer nickname -> equality;
+- buyer e-mail, exact (as typed or lower-cased) -> (tenant, buyer_email);
 - tracking number -> shipments (tenant, tracking_number).
 Results never cross tenants: every query starts with the tenant.
 """
@@ -29,6 +30,7 @@ from .models import Hold, Order
 
 LIMIT = 50
 PHONE = re.compile(r"^\+?[\d\- ]{7,20}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LAST4_NAME = re.compile(r"^(?:(\d{4})\s+(\S.{0,49})|(\S.{0,49}?)\s+(\d{4}))$")
 
 KEY_LABELS = {
@@ -38,6 +40,7 @@ KEY_LABELS = {
     "phone_last4": gettext_lazy("电话后四位+姓名"),
     "receiver_name": gettext_lazy("收件人"),
     "buyer_nick": gettext_lazy("买家昵称"),
+    "buyer_email": gettext_lazy("买家邮箱"),
     "tracking_number": gettext_lazy("运单号"),
 }
 
@@ -88,6 +91,8 @@ def lookup_orders(*, tenant_id: int, query: str, limit: int = LIMIT) -> list[Hit
         add("phone_last4", base.filter(receiver_name=name.strip(), receiver_phone__endswith=last4))
     add("receiver_name", base.filter(receiver_name=text))
     add("buyer_nick", base.filter(buyer_nick=text))
+    if EMAIL.match(text):
+        add("buyer_email", base.filter(buyer_email__in=sorted({text, text.lower()})))
     Shipment = apps.get_model("logistics", "Shipment")
     tracked = Shipment.objects.filter(tenant_id=tenant_id, tracking_number__in=sorted({text, text.upper()}))
     add("tracking_number", base.filter(pk__in=tracked.values("order_id")))
@@ -110,5 +115,5 @@ class LookupView(TenantViewMixin, TemplateView):
         ctx["q"] = q
         ctx["hits"] = lookup_orders(tenant_id=self.tenant.pk, query=q) if q else []
         ctx["searched"] = bool(q)
-        ctx["hint"] = _("平台订单号、OMS 单号、收件人电话（或后四位+姓名）、收件人、买家昵称、运单号")
+        ctx["hint"] = _("平台订单号、OMS 单号、收件人电话（或后四位+姓名）、收件人、买家昵称、买家邮箱、运单号")
         return ctx

@@ -608,7 +608,7 @@ class StockImporter(Importer):
     def apply(self, *, tenant_id, plan, actor, progress):
         from inventory.resources import StockLevelResource
 
-        result = StockLevelResource(tenant_id=tenant_id).import_data(self._dataset(plan), dry_run=False)
+        result = StockLevelResource(tenant_id=tenant_id, actor=actor).import_data(self._dataset(plan), dry_run=False)
         errors = self._errors(result, [line for line, _r in plan])
         if errors:
             raise ImportFailed(errors)

@@ -12,12 +12,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def orders(tenant, other_tenant):
     mine = factories.OrderFactory(tenant=tenant, platform_order_id="3901234567890", receiver_name="李雷",
-                                  receiver_phone="13912345678", buyer_nick="lilei_tb")
+                                  receiver_phone="13912345678", buyer_nick="lilei_tb", buyer_email="lilei@example.com")
     other = factories.OrderFactory(tenant=tenant, platform_order_id="555", receiver_name="韩梅梅",
                                    receiver_phone="13600005678", buyer_nick="hmm")
     factories.ShipmentFactory(tenant=tenant, order=mine, tracking_number="SF1400000001")
     theirs = factories.OrderFactory(tenant=other_tenant, platform_order_id="3901234567890", receiver_name="李雷",
-                                    receiver_phone="13912345678", buyer_nick="lilei_tb")
+                                    receiver_phone="13912345678", buyer_nick="lilei_tb",
+                                    buyer_email="lilei@example.com")
     factories.ShipmentFactory(tenant=other_tenant, order=theirs, tracking_number="SF1400000002")
     return mine, other, theirs
 
@@ -34,6 +35,8 @@ def found(tenant, q):
     ("李雷 5678", "phone_last4"),
     ("李雷", "receiver_name"),
     ("lilei_tb", "buyer_nick"),
+    ("lilei@example.com", "buyer_email"),
+    ("LiLei@Example.com", "buyer_email"),
     ("SF1400000001", "tracking_number"),
     ("sf1400000001", "tracking_number"),
 ])
@@ -56,6 +59,15 @@ def test_partial_values_do_not_match(tenant, orders):
     assert found(tenant, "390123") == set()
     assert found(tenant, "5678") == set()  # last 4 alone is not enough
     assert found(tenant, "5678 韩梅") == set()
+    assert found(tenant, "lilei@example") == set() and found(tenant, "@example.com") == set()
+
+
+def test_an_email_search_shows_the_address_masked(tenant, orders, owner_client):
+    mine, other, theirs = orders
+    html = owner_client.get(reverse("orders:lookup"), {"q": "lilei@example.com"}).content.decode()
+    assert reverse("orders:detail", args=[mine.pk]) in html and reverse("orders:detail", args=[theirs.pk]) not in html
+    assert "l***i@example.com" in html and "买家邮箱" in html
+    assert "lilei@example.com" not in html.replace('value="lilei@example.com"', "")  # only the query echoed back
 
 
 def test_the_page_lists_hits_with_a_link_to_the_order(tenant, orders, owner_client):

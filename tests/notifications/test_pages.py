@@ -84,11 +84,13 @@ def test_installing_the_default_templates(owner_client, tenant, other_tenant):
     rows = NotificationTemplate.objects.for_tenant(tenant)
     assert {(t.event, t.channel, t.enabled) for t in rows} == {
         ("shipped", "sms", True), ("out_for_delivery", "sms", True), ("delivered", "sms", True),
+        ("shipped", "email", True), ("out_for_delivery", "email", True), ("delivered", "email", True),
         ("low_stock", "email", True), ("low_stock", "sms", False)}
-    assert "{{ tracking_url }}" in rows.get(event="shipped").body
+    assert "{{ tracking_url }}" in rows.get(event="shipped", channel="sms").body
+    assert "{{ tracking_number }}" in rows.get(event="shipped", channel="email").body
     assert not NotificationTemplate.objects.for_tenant(other_tenant).exists()
     owner_client.post(reverse("notifications:install_defaults"))  # again: nothing duplicated
-    assert NotificationTemplate.objects.for_tenant(tenant).count() == 5
+    assert NotificationTemplate.objects.for_tenant(tenant).count() == 8
 
 
 def test_admin_shows_recipients_masked(owner_client, mine):

@@ -19,6 +19,8 @@ def test_seed_demo_creates_two_tenants_with_every_role_and_is_idempotent(capsys)
     assert counts[2] == 20 * 4  # 3 shops + 1 shop, 20 orders each
     assert Order.objects.filter(status__in=["approved", "allocated"]).exists()
     assert Order.objects.filter(status="on_hold").exists()  # scarce SKU / broken phone
+    # the opening stock names its cause in the ledger
+    assert set(StockMovement.objects.filter(kind="receive").values_list("actor_label", flat=True)) == {"seed"}
     call_command("seed_demo", orders=20)
     assert (Tenant.objects.count(), Membership.objects.count(), Order.objects.count(),
             StockMovement.objects.count(), Hold.objects.count()) == counts

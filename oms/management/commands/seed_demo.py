@@ -203,7 +203,7 @@ class Command(BaseCommand):
                     # the last SKU is scarce so that some orders go on hold "out of stock"
                     qty = 3 if code == spec["skus"][-1][0] else rng.randint(120, 320) // (i + 1)
                     stock.stock_receive(tenant_id=tenant.pk, warehouse_id=wh.pk, sku_id=sku.pk, quantity=qty,
-                                        reference="seed", note="期初库存")
+                                        reference="seed", note="期初库存", actor_label="seed")
                     # a bin location for the pick list (not a quantity: no ledger row needed)
                     StockLevel.objects.filter(tenant=tenant, warehouse=wh, sku=sku, bin_location="").update(
                         bin_location=f"{chr(65 + len(skus) % 4)}-{len(skus) + 1:02d}-{i + 1:02d}")
