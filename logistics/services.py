@@ -359,7 +359,8 @@ def shipment_ship(*, tenant_id: int, shipment_id: int, actor=None, now: datetime
         signals.shipment_shipped.send(
             sender=Shipment, tenant_id=tenant_id, shipment_id=s.pk, order_id=order.pk,
             lines=[{"line_id": ln.pk, "sku_id": ln.sku_id, "quantity": ln.quantity} for ln in lines if ln.sku_id],
-            carrier_code=s.carrier.code, tracking_number=s.tracking_number)
+            carrier_code=s.carrier.code, tracking_number=s.tracking_number, actor_id=getattr(actor, "pk", None),
+            actor_label="user" if getattr(actor, "pk", None) else "logistics")
         return s
 
 

@@ -41,8 +41,9 @@ def refund_finding(order, lines) -> tuple[str, dict] | None:
         part = f"{_line_name(ln)}×{ln.quantity}"
         parts.append(part + (_("（原因：%(r)s）") % {"r": reason} if reason else ""))
     detail = _("买家申请退款，未发货先拦截：%(l)s") % {"l": "；".join(parts)}
-    data = {"lines": [ln.pk for ln in requested], "status": str(order.status),
-            "reasons": {str(ln.pk): ln.refund_reason for ln in requested if getattr(ln, "refund_reason", "")}}
+    # lines by their platform line id (stable across re-pulls, and the same in every ingest path)
+    data = {"lines": [ln.platform_line_id for ln in requested], "status": str(order.status),
+            "reasons": {ln.platform_line_id: ln.refund_reason for ln in requested if getattr(ln, "refund_reason", "")}}
     return detail, data
 
 

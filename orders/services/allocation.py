@@ -36,6 +36,7 @@ from .core import (
     _open_hold,
     _reservable_lines,
     _settle_status,
+    _who,
     order_transition,
 )
 from .review import _accept_and_review, _platform_holds
@@ -121,9 +122,10 @@ def _explain(c: Candidate, province: str) -> str:
     return _("%(wh)s：库存可整单发货，%(why)s") % {"wh": c.warehouse.name, "why": why}
 
 
-def _reserve_in(order: Order, warehouse_id: int) -> bool:
+def _reserve_in(order: Order, warehouse_id: int, actor=None) -> bool:
     return stock.stock_reserve_order(tenant_id=order.tenant_id, order_id=order.pk, lines=_reservable_lines(order),
-                                     reference=f"order:{order.pk}", warehouse_id=warehouse_id)
+                                     reference=f"order:{order.pk}", warehouse_id=warehouse_id, actor=actor,
+                                     actor_label="user" if getattr(actor, "pk", None) else "allocation")
 
 
 def order_allocate(*, order: Order, warehouse_id: int | None = None, actor=None) -> list[Order]:
@@ -153,7 +155,7 @@ def order_allocate(*, order: Order, warehouse_id: int | None = None, actor=None)
                 return [order]
             try:
                 with transaction.atomic():
-                    if not _reserve_in(order, warehouse_id):
+                    if not _reserve_in(order, warehouse_id, actor):
                         raise _Retry
             except _Retry:
                 raise OrderActionError(_("%(wh)s 的库存刚被占用，请重试") % {"wh": c.warehouse.name}) from None
@@ -163,7 +165,7 @@ def order_allocate(*, order: Order, warehouse_id: int | None = None, actor=None)
                 break
             try:
                 with transaction.atomic():
-                    if not _reserve_in(order, c.warehouse.pk):
+                    if not _reserve_in(order, c.warehouse.pk, actor):
                         raise _Retry
             except _Retry:
                 continue
@@ -250,7 +252,7 @@ def _split_by_warehouse(order: Order, candidates: list[Candidate], actor) -> lis
             children = _make_children(order, [parts for _wh, parts in plan], actor,
                                        reason=_("没有一个仓能整单发货，按仓拆单"))
             for child, (wh, _parts) in zip(children, plan, strict=True):
-                if not _reserve_in(child, wh.pk):
+                if not _reserve_in(child, wh.pk, actor):
                     raise _Retry
                 order_transition(order=child, to=S.APPROVED, actor=actor, message=_("随原单审核通过"))
                 _mark_allocated(child, wh, _("按仓拆单：%(wh)s") % {"wh": wh.name}, actor)
@@ -279,7 +281,8 @@ def _make_children(order: Order, parts: list[dict[int, int]], actor, *, reason: 
     """parent -> children (status pending review, no reservation yet); the parent gives up its
     reservation and becomes `split`."""
     lines = {ln.pk: ln for ln in order.lines.all()}
-    signals.order_released.send(sender=Order, tenant_id=order.tenant_id, order_id=order.pk)
+    signals.order_released.send(sender=Order, tenant_id=order.tenant_id, order_id=order.pk,
+                                actor_id=getattr(actor, "pk", None), actor_label=_who(actor))
     children = []
     for part in parts:
         goods = sum(lines[lid].unit_price * q for lid, q in part.items())
@@ -332,7 +335,7 @@ def order_split(*, order: Order, parts: list[dict[int, int]], actor=None) -> lis
                 f"{ln.outer_sku_id or ln.title} {totals.get(ln.pk, 0)}/{ln.quantity}" for ln in wrong)})
         children = _make_children(order, parts, actor, reason=_("人工拆单"))
         for child in children:
-            _accept_and_review(child)
+            _accept_and_review(child, actor=actor)
             _settle_status(child, actor=actor)
         return children
 
@@ -399,13 +402,14 @@ def order_merge(*, orders: list[Order], actor=None) -> Order:
         _event(merged, "created", _("合并自 %(ids)s") % {"ids": "、".join(o.platform_order_id for o in locked)},
                after={"status": merged.status, "sources": [o.pk for o in locked]}, actor=actor)
         for o in locked:
-            signals.order_released.send(sender=Order, tenant_id=tenant_id, order_id=o.pk)
+            signals.order_released.send(sender=Order, tenant_id=tenant_id, order_id=o.pk,
+                                        actor_id=getattr(actor, "pk", None), actor_label=_who(actor))
             for h in Hold.objects.filter(tenant_id=tenant_id, order=o, resolved_at=None):
                 h.order = o
                 _close_hold(h, note=_("已合并"), label="hold_auto_released", actor=actor)
             order_transition(order=o, to=S.MERGED, actor=actor,
                              message=_("合并到 %(n)s") % {"n": merged.number})
-        _accept_and_review(merged)
+        _accept_and_review(merged, actor=actor)
         _settle_status(merged, actor=actor)
         return merged
 
@@ -414,11 +418,12 @@ def _dissolve(derived: list[Order], origins: list[Order], actor, *, message: str
     for d in derived:
         if d.status == S.CANCELLED:
             continue
-        signals.order_released.send(sender=Order, tenant_id=d.tenant_id, order_id=d.pk)
+        signals.order_released.send(sender=Order, tenant_id=d.tenant_id, order_id=d.pk,
+                                    actor_id=getattr(actor, "pk", None), actor_label=label or _who(actor))
         order_transition(order=d, to=S.CANCELLED, actor=actor, actor_label=label, message=message)
     for o in origins:
         order_transition(order=o, to=S.PENDING_REVIEW, actor=actor, actor_label=label, message=message)
-        _accept_and_review(o)
+        _accept_and_review(o, actor=actor, label=label)
         _settle_status(o, actor=actor)
 
 

@@ -138,7 +138,7 @@ def _create_many(tenant: Tenant, shop_id: int, canonicals: list[CanonicalOrder],
     if review:
         # inventory reserves the page (reservations + ledger rows) under its stock-row locks;
         # reservations refer to order and line ids, which are ours already
-        signals.orders_accepted.send(sender=Order, tenant_id=tenant_id, orders=[
+        signals.orders_accepted.send(sender=Order, tenant_id=tenant_id, actor_label=label, orders=[
             {"order_id": o.pk, "lines": [{"line_id": ln.pk, "sku_id": ln.sku_id, "quantity": ln.quantity}
                                          for ln in lines_of[o.pk] if ln.sku_id and ln.refund_status != REFUNDED]}
             for o in review])

@@ -193,7 +193,7 @@ def order_line_map(*, order: Order, line_id: int, sku_id: int, actor=None) -> Or
             before=before, after={"sku_id": sku.pk, "line_id": line.pk}, actor=actor)
         if order.status == S.ALLOCATED:
             order_transition(order=order, to=S.APPROVED, actor=actor, message=_("商品匹配变化，重新分仓"))
-        _accept_and_review(order)
+        _accept_and_review(order, actor=actor)
         _settle_status(order, actor=actor)
         return order
 

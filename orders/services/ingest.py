@@ -173,7 +173,7 @@ def _create(tenant_id: int, shop_id: int, canonical: CanonicalOrder, label: str)
     _event(order, "created", _("从 %(p)s 导入，平台状态 %(s)s") % {"p": canonical.platform, "s": canonical.platform_status},
            after={"status": status}, actor_label=label)
     if status == S.PENDING_REVIEW:
-        _accept_and_review(order)
+        _accept_and_review(order, label=label)
         _settle_status(order)
     return IngestResult("created", order.pk)
 
@@ -235,7 +235,7 @@ def _update(order: Order, canonical: CanonicalOrder, label: str) -> IngestResult
                    actor_label=label)
     elif state == PlatformState.PAID and order.status == S.PENDING_PAYMENT:
         order_transition(order=order, to=S.PENDING_REVIEW, actor_label=label, message=_("买家已付款"))
-        _accept_and_review(order)
+        _accept_and_review(order, label=label)
         _settle_status(order)
     elif state in (PlatformState.SHIPPED, PlatformState.COMPLETED) and order.status in RESERVING:
         _open_hold(order, HoldReason.PLATFORM, _("平台显示已发货（%(s)s），但本系统尚未发货") % {"s": canonical.platform_status})
@@ -252,17 +252,17 @@ def _update(order: Order, canonical: CanonicalOrder, label: str) -> IngestResult
         else:
             if order.status == S.ALLOCATED and stock_changed:  # what to pick differs: allocate again
                 order_transition(order=order, to=S.APPROVED, actor_label=label, message=_("商品行变化，重新分仓"))
-            _review_again(order)
+            _review_again(order, label)
     elif (plain or result.platform_changed or blocks_changed) and order.status in RESERVING:
-        _review_again(order)
+        _review_again(order, label)
     return IngestResult("updated", order.pk)
 
 
-def _review_again(order: Order) -> None:
+def _review_again(order: Order, label: str) -> None:
     """A platform change of an order not shipped yet: review it again (once picking started only
     the platform's own stop signals -- refunds, do-not-ship flags -- are looked at)."""
     if order.status in REVIEWABLE | {S.ALLOCATED}:
-        _accept_and_review(order)
+        _accept_and_review(order, label=label)
     else:
         _platform_holds(order)
     _settle_status(order)

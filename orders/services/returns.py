@@ -144,7 +144,8 @@ def return_restock(*, return_request: ReturnRequest, warehouse_id: int, actor=No
                  for rl in rr.lines.select_related("order_line") if rl.order_line.sku_id]
         if lines:
             signals.return_received.send(sender=ReturnRequest, tenant_id=rr.tenant_id, return_id=rr.pk,
-                                         warehouse_id=warehouse_id, lines=lines)
+                                         warehouse_id=warehouse_id, lines=lines, actor_id=getattr(actor, "pk", None),
+                                         actor_label="user" if getattr(actor, "pk", None) else "system")
         _maybe_returned(order, actor)
         return rr
 
@@ -239,7 +240,7 @@ def return_create_exchange(*, return_request: ReturnRequest, actor=None) -> Orde
         rr.save(update_fields=["exchange_order", "updated_at"])
         _event(order, "exchange_created", _("售后单 %(r)s 创建换货单 %(n)s") % {"r": rr.number, "n": new.number},
                after={"exchange_order": new.pk}, actor=actor)
-        _accept_and_review(new)
+        _accept_and_review(new, actor=actor)
         _settle_status(new, actor=actor)
         return new
 

@@ -36,6 +36,7 @@ from .core import (
     _reservable_lines,
     _settle_status,
     _source_ids,
+    _who,
 )
 
 S = OrderStatus
@@ -141,7 +142,7 @@ def _platform_holds(order: Order) -> None:
         if data.get("repick"):
             found[HoldReason.REFUND] = (current.detail, data)
         elif current is not None and _picking_started(order):
-            refunded = [ln for ln in lines if ln.pk in data.get("lines", []) and ln.refund_status == REFUNDED]
+            refunded = [ln for ln in lines if ln.platform_line_id in data.get("lines", []) and ln.refund_status == REFUNDED]
             if refunded:
                 found[HoldReason.REFUND] = (_("部分退款已完成（%(l)s），包裹已在拣货：请按剩余商品重新拣货、核对包裹后解除") % {
                     "l": "、".join(f"{platform_holds._line_name(ln)}×{ln.quantity}" for ln in refunded)},
@@ -152,14 +153,16 @@ def _platform_holds(order: Order) -> None:
     })
 
 
-def _accept_and_review(order: Order) -> None:
-    """The review step: gifts, reserve (through the signal), system holds (unmapped SKU, out of
-    stock), platform holds (refund requested, do-not-ship flags) and the tenant's review rules."""
+def _accept_and_review(order: Order, *, actor=None, label: str = "") -> None:
+    """The review step: gifts, reserve (through the signal; the ledger names `actor` / `label`),
+    system holds (unmapped SKU, out of stock), platform holds (refund requested, do-not-ship
+    flags) and the tenant's review rules."""
     if order.fulfilled_by_platform:
         return
     _apply_gifts(order)
     signals.order_accepted.send(sender=Order, tenant_id=order.tenant_id, order_id=order.pk,
-                                lines=_reservable_lines(order))
+                                lines=_reservable_lines(order), actor_id=getattr(actor, "pk", None),
+                                actor_label=label or _who(actor))
     _system_holds(order)
     _platform_holds(order)
     _review_rules(order)
@@ -185,12 +188,12 @@ def orders_retry_stock(*, tenant_id: int, sku_ids: list[int]) -> list[int]:
         # read fresh each time: earlier re-tries (or other workers) took stock meanwhile
         if missing and all(stock_selectors.sku_available(tenant_id=tenant_id, sku_id=s) >= q
                            for s, q in missing.items()):
-            order_reprocess(tenant_id=tenant_id, order_id=order_id)
+            order_reprocess(tenant_id=tenant_id, order_id=order_id, label="task:orders.retry_held_for_stock")
             tried.append(order_id)
     return tried
 
 
-def order_reprocess(*, tenant_id: int, order_id: int) -> Order:
+def order_reprocess(*, tenant_id: int, order_id: int, label: str = "system") -> Order:
     """Re-run mapping, reservation and review (after a mapping was created or stock came)."""
     with transaction.atomic():
         order = _lock(order_id, tenant_id)
@@ -201,7 +204,7 @@ def order_reprocess(*, tenant_id: int, order_id: int) -> Order:
             if sku_id and ln.outer_sku_id:
                 ln.sku_id = sku_id
                 ln.save(update_fields=["sku"])
-        _accept_and_review(order)
+        _accept_and_review(order, label=label)
         _settle_status(order)
         return order
 
@@ -212,7 +215,7 @@ def order_review(*, order: Order, actor=None) -> Order:
         order = _lock(order)
         if order.status not in REVIEWABLE:
             raise OrderActionError(_("订单状态为“%(s)s”，不需要审单") % {"s": S(order.status).label})
-        _accept_and_review(order)
+        _accept_and_review(order, actor=actor)
         _settle_status(order, actor=actor)
         return order
 

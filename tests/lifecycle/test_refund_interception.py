@@ -212,4 +212,4 @@ def test_a_new_order_arriving_with_a_refund_request_is_held_on_the_page_ingest_t
     order = world.order(pid)
     assert order.status == "on_hold"
     hold = Hold.objects.get(order=order, reason=HoldReason.REFUND)
-    assert hold.data["lines"] == list(order.lines.values_list("pk", flat=True))
+    assert hold.data["lines"] == list(order.lines.values_list("platform_line_id", flat=True))
