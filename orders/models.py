@@ -74,6 +74,7 @@ class Order(TenantOwned):
             # customer-service lookup (exact matches) and the worklists' keyset sort
             models.Index(fields=["tenant", "receiver_name"], name="order_tenant_receiver"),
             models.Index(fields=["tenant", "buyer_nick"], name="order_tenant_buyer"),
+            models.Index(fields=["tenant", "buyer_email"], name="order_tenant_buyer_email"),
             models.Index(fields=["tenant", "status", "-urgent", "paid_at", "id"], name="order_worklist_sort"),
             models.Index(fields=["tenant", "kind", "paid_at"], name="order_tenant_kind_paid"),
             # the two worklist tabs that span two statuses (待发货, 已发货): keep in step with WORKLISTS

@@ -78,7 +78,7 @@ def _order_values(canonical: CanonicalOrder) -> dict:
     return {
         "platform_status": canonical.platform_status,
         "buyer_nick": canonical.buyer_nick[:100],
-        "buyer_email": (canonical.buyer_email or "")[:254],
+        "buyer_email": (canonical.buyer_email or "").strip()[:254],
         "receiver_name": canonical.receiver_name[:100],
         "receiver_phone": canonical.receiver_phone[:40],
         "receiver_country": (canonical.receiver_country or "CN")[:2],
