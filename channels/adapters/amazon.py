@@ -64,6 +64,7 @@ logger = logging.getLogger(__name__)
 LWA_URL = "https://api.amazon.com/auth/o2/token"
 RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"
 RDT_ELEMENTS = ["buyerInfo", "shippingAddress"]
+RDT_REFUSAL_TTL = 3600
 REGION_HOSTS = {
     "na": "https://sellingpartnerapi-na.amazon.com",
     "eu": "https://sellingpartnerapi-eu.amazon.com",
@@ -179,7 +180,8 @@ class AmazonAdapter(Adapter):
     def restricted_token(self, path: str, *, force: bool = False) -> str | None:
         """A Restricted Data Token for GET `path` (buyerInfo + shippingAddress), or None when this
         app may not have one (then the LWA token is used and personal data stays out)."""
-        if self._no_pii:
+        refused_key = token_cache_key("amazon-rdt-refused", self._cred("client_id"), self.base_url)
+        if self._no_pii or cache.get(refused_key):
             return None
         key = self._rdt_key(path)
         if not force:
@@ -195,6 +197,7 @@ class AmazonAdapter(Adapter):
             logger.warning("shop=%s amazon: no restricted data token (%s); orders come without buyer e-mail, "
                            "name and street", self.shop.pk, exc)
             self._no_pii = True
+            cache.set(refused_key, True, timeout=RDT_REFUSAL_TTL)  # ask again in an hour (roles may be granted)
             return None
         token = body.get("restrictedDataToken")
         if not token:

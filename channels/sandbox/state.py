@@ -133,6 +133,7 @@ class SandboxState:
         unknown = set(changes) - MODIFY_KEYS
         if unknown:
             raise ValueError(f"unknown change(s): {', '.join(sorted(unknown))}")
+        block = _ship_block(platform, changes["ship_block"]) if "ship_block" in changes else None
         with self.lock:
             order = self._get(platform, order_id)
             now = changes.get("modified") or self.now()
@@ -170,8 +171,8 @@ class SandboxState:
             for key in ("buyer_note", "seller_note", "post_fee"):
                 if key in changes:
                     setattr(order, key, changes[key])
-            if "ship_block" in changes:
-                order.ship_block = _ship_block(platform, changes["ship_block"])
+            if block is not None:
+                order.ship_block = block
             for ln in order.lines if "refund_reason" in changes else ():
                 ln.refund_reason = str(changes["refund_reason"] or "")
             for line_id, reason in (changes.get("refund_reasons") or {}).items():

@@ -211,6 +211,8 @@ def test_amazon_app_without_pii_roles_still_pulls_without_personal_data(sandbox2
     assert (order.buyer_email, order.receiver_name) == ("", "") and order.receiver_city == truth.receiver["city"]
     assert sandbox2.state.extra.get("amazon_rdts_issued", []) == []
     assert len(sandbox2.state.calls("amazon", "createRestrictedDataToken")) == 1  # asked once, then not again
+    fetch_all(adapter_for(sandbox2, "amazon", credentials=creds), *window(50))  # nor by the next pull
+    assert len(sandbox2.state.calls("amazon", "createRestrictedDataToken")) == 1
 
 
 def test_amazon_restricted_data_can_be_switched_off(sandbox2):
