@@ -60,8 +60,17 @@ def shopify_webhook(request, shop_id: int):
         payload = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         return HttpResponse("bad json", status=400)
+    adapter = get_adapter(shop)
+    adapter.max_attempts = 2  # Shopify redelivers; do not hold its connection for long
+    try:
+        # fulfilment holds are not in the webhook body: read them, so a held order stays held
+        payload = adapter.with_fulfillment_holds(payload)
+    except AdapterError as exc:
+        logger.warning("tenant=%s shop=%s shopify webhook: fulfilment orders not read: %s", shop.tenant_id, shop.pk,
+                       exc)
+        return HttpResponse("retry later", status=503)
     with rls.tenant_scope(shop.tenant_id):
-        outcome = push_payload_receive(shop=shop, payload=payload)
+        outcome = push_payload_receive(shop=shop, payload=payload, adapter=adapter)
     return JsonResponse({"outcome": outcome})
 
 

@@ -7,6 +7,7 @@ Long pick lists are div rows (WeasyPrint tables cost ~14 ms per row)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
@@ -70,6 +71,13 @@ class LabelData:
     items: str
     weight_kg: str
     encrypted_print_data: bool
+    # the receiver printed: what the carrier returned in plain (print_data.data.recipient) when it
+    # did, else the order's own; a privacy order whose receiver only Cainiao can decrypt prints none
+    receiver_name: str = ""
+    receiver_region: str = ""
+    receiver_address: str = ""
+    receiver_from_carrier: bool = False
+    needs_cainiao_print: bool = False
 
 
 @dataclass
@@ -98,15 +106,46 @@ def label_data(shipments: list[Shipment]) -> list[LabelData]:
         order = s.order
         wh = s.warehouse or order.warehouse
         service_name = services.get((s.carrier_id, s.service), s.service)
+        printed = _carrier_recipient(s.print_data)
+        if printed is not None:  # the carrier returned the receiver in plain: print exactly that
+            addr = printed.get("address") if isinstance(printed.get("address"), dict) else {}
+            receiver = {"receiver_name": str(printed.get("name") or ""),
+                        "receiver_phone": mask_phone(str(printed.get("mobile") or printed.get("phone") or "")),
+                        "receiver_region": "".join(str(addr.get(k) or "") for k in ("province", "city", "district")),
+                        "receiver_address": "".join(str(addr.get(k) or "") for k in ("town", "detail")),
+                        "receiver_from_carrier": True}
+        elif s.print_data and order.receiver_oaid and _masked(order):
+            # a privacy order: only Cainiao can decrypt its receiver, for its own print component
+            receiver = {"receiver_phone": "", "needs_cainiao_print": True}
+        else:
+            receiver = {"receiver_name": order.receiver_name, "receiver_phone": mask_phone(order.receiver_phone),
+                        "receiver_region": order.receiver_province + order.receiver_city + order.receiver_district,
+                        "receiver_address": order.receiver_address}
         out.append(LabelData(
             shipment=s, order=order, carrier_name=s.carrier.name if s.carrier_id else "",
             service_name=service_name, tracking_number=s.tracking_number,
             barcode_svg=code128_svg(s.tracking_number), qr_svg=qr_svg(s.tracking_number),
-            receiver_phone=mask_phone(order.receiver_phone), sender_phone=mask_phone(wh.contact_phone) if wh else "",
+            sender_phone=mask_phone(wh.contact_phone) if wh else "",
             items=_item_summary(order), weight_kg=f"{s.weight_grams / 1000:.2f}",
-            encrypted_print_data=bool(s.print_data),
+            encrypted_print_data=bool(s.print_data) and printed is None, **receiver,
         ))
     return out
+
+
+def _carrier_recipient(print_data: str) -> dict | None:
+    """The recipient of a cloud print payload returned in plain (`{"data": {"recipient": ...}}`);
+    None when there is none (no print data, or `encryptedData` for Cainiao's print component)."""
+    try:
+        payload = json.loads(print_data) if print_data else None
+    except ValueError:
+        return None
+    data = payload.get("data") if isinstance(payload, dict) else None
+    recipient = data.get("recipient") if isinstance(data, dict) else None
+    return recipient if isinstance(recipient, dict) else None
+
+
+def _masked(order: Order) -> bool:
+    return any("*" in (v or "") for v in (order.receiver_name, order.receiver_phone, order.receiver_address))
 
 
 def pick_rows(tenant_id: int, orders: list[Order]) -> tuple[list[PickRow], dict[int, str]]:

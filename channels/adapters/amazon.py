@@ -19,6 +19,16 @@ Protocol (../shared/platforms.md, docs/platforms-channels2.md):
 - Stock: Listings Items API PATCH of `/attributes/fulfillment_availability` (absolute quantity).
 - Shipment: Orders API v0 `confirmShipment` POST /orders/v0/orders/{id}/shipmentConfirmation
   with a packageDetail (best-known shape; see the docs page).
+- Personal data (ordersV0.json: BuyerInfo and ShippingAddress contain restricted data): getOrders
+  and getOrder are called with a Restricted Data Token (Tokens API 2021-03-01
+  createRestrictedDataToken, dataElements buyerInfo + shippingAddress, for exactly that path),
+  cached until a minute before `expiresIn`; the buyer's e-mail (BuyerInfo.BuyerEmail, the
+  marketplace relay address), name and street come only that way. An app without the PII roles
+  is refused the RDT ("does not have access to ... data elements"): the adapter then calls with
+  the LWA token, once warned, and gets city / state / postcode only. credentials["restricted_data"]
+  = false skips the RDT.
+- Do-not-ship: an order item's BuyerRequestedCancel.IsBuyerRequestedCancel "true" (the buyer asked
+  to cancel; BuyerCancelReason) -> ShipBlock.CANCEL_REQUESTED.
 - Money keeps its currency (OrderTotal.CurrencyCode). FBA (AFN) orders are imported for
   visibility with fulfilled_by_platform=True: never reserved, never shipped by us.
 """
@@ -26,6 +36,7 @@ Protocol (../shared/platforms.md, docs/platforms-channels2.md):
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -33,7 +44,7 @@ from urllib.parse import quote
 
 from django.core.cache import cache
 
-from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
+from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState, ShipBlock
 
 from .base import (
     Adapter,
@@ -48,7 +59,12 @@ from .base import (
 )
 from .values import as_int as _int
 
+logger = logging.getLogger(__name__)
+
 LWA_URL = "https://api.amazon.com/auth/o2/token"
+RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"
+RDT_ELEMENTS = ["buyerInfo", "shippingAddress"]
+RDT_REFUSAL_TTL = 3600
 REGION_HOSTS = {
     "na": "https://sellingpartnerapi-na.amazon.com",
     "eu": "https://sellingpartnerapi-eu.amazon.com",
@@ -65,6 +81,7 @@ USAGE_PLANS = {
     "getOrderItems": (0.5, 30),
     "confirmShipment": (2.0, 10),
     "patchListingsItem": (5.0, 10),
+    "createRestrictedDataToken": (1.0, 10),
 }
 
 STATUS_MAP = {
@@ -109,6 +126,7 @@ class AmazonAdapter(Adapter):
         self._clock = clock
         self._bucket: TokenBucket | None = None
         self.token_refreshes = 0
+        self._no_pii = str(self.credentials.get("restricted_data", "true")).lower() in ("false", "0", "no")
         self.session.hooks["response"].append(self._drain_on_429)
 
     # ---- credentials and tokens ---------------------------------------------------------------
@@ -156,6 +174,38 @@ class AmazonAdapter(Adapter):
         cache.set(key, body["access_token"], timeout=ttl)
         return body["access_token"]
 
+    def _rdt_key(self, path: str) -> str:
+        return token_cache_key("amazon-rdt", self._cred("client_id"), self._cred("refresh_token"), self.base_url, path)
+
+    def restricted_token(self, path: str, *, force: bool = False) -> str | None:
+        """A Restricted Data Token for GET `path` (buyerInfo + shippingAddress), or None when this
+        app may not have one (then the LWA token is used and personal data stays out)."""
+        refused_key = token_cache_key("amazon-rdt-refused", self._cred("client_id"), self.base_url)
+        if self._no_pii or cache.get(refused_key):
+            return None
+        key = self._rdt_key(path)
+        if not force:
+            token = cache.get(key)
+            if token:
+                return token
+        try:
+            body = self._api_once("POST", RDT_PATH, operation="createRestrictedDataToken", params=None,
+                                  body={"restrictedResources": [{"method": "GET", "path": path,
+                                                                 "dataElements": RDT_ELEMENTS}]},
+                                  force_token=False, restricted=None)
+        except InvalidRequest as exc:  # the app lacks the restricted roles: carry on without personal data
+            logger.warning("shop=%s amazon: no restricted data token (%s); orders come without buyer e-mail, "
+                           "name and street", self.shop.pk, exc)
+            self._no_pii = True
+            cache.set(refused_key, True, timeout=RDT_REFUSAL_TTL)  # ask again in an hour (roles may be granted)
+            return None
+        token = body.get("restrictedDataToken")
+        if not token:
+            raise MalformedResponse("amazon createRestrictedDataToken: no restrictedDataToken", code="shape")
+        ttl = max(1, int(body.get("expiresIn") or 3600) - TOKEN_MARGIN_SECONDS)
+        cache.set(key, token, timeout=ttl)
+        return token
+
     # ---- rate limits -------------------------------------------------------------------------
     def bucket(self, operation: str) -> TokenBucket:
         rate, burst = USAGE_PLANS[operation]
@@ -168,20 +218,25 @@ class AmazonAdapter(Adapter):
 
     # ---- one call ----------------------------------------------------------------------------
     def api(self, method: str, path: str, *, operation: str, params: dict | None = None,
-            body: dict | list | None = None) -> dict:
-        """One SP-API call, rate limited per operation; refreshes an expired token once."""
+            body: dict | list | None = None, restricted: bool = False) -> dict:
+        """One SP-API call, rate limited per operation; refreshes an expired token once.
+        `restricted`: call with a Restricted Data Token for this path (personal data)."""
         for attempt in (1, 2):
             try:
                 return self._api_once(method, path, operation=operation, params=params, body=body,
-                                      force_token=attempt == 2)
+                                      force_token=attempt == 2, restricted=path if restricted else None)
             except AuthError as exc:
                 if exc.code != "token_expired" or attempt == 2:
                     raise
                 cache.delete(self._token_key())
+                if restricted:
+                    cache.delete(self._rdt_key(path))
         raise AssertionError("unreachable")
 
-    def _api_once(self, method, path, *, operation, params, body, force_token) -> dict:
+    def _api_once(self, method, path, *, operation, params, body, force_token, restricted) -> dict:
         token = self.access_token(force=force_token)
+        if restricted:
+            token = self.restricted_token(restricted, force=force_token) or token
         bucket = self.bucket(operation)
         result: dict = {}
 
@@ -208,7 +263,8 @@ class AmazonAdapter(Adapter):
         params = {"MarketplaceIds": mids, "LastUpdatedAfter": iso(start), "LastUpdatedBefore": iso(end),
                   "MaxResultsPerPage": self.page_size}
         while True:
-            payload = _payload(self.api("GET", "/orders/v0/orders", operation="getOrders", params=params), "getOrders")
+            payload = _payload(self.api("GET", "/orders/v0/orders", operation="getOrders", params=params,
+                                        restricted=True), "getOrders")
             orders = payload.get("Orders") or []
             if not isinstance(orders, list):
                 raise MalformedResponse("amazon getOrders: Orders is not a list", code="shape")
@@ -235,7 +291,7 @@ class AmazonAdapter(Adapter):
 
     def fetch_order(self, platform_order_id: str) -> dict:
         payload = _payload(self.api("GET", f"/orders/v0/orders/{quote(str(platform_order_id))}",
-                                    operation="getOrder"), "getOrder")
+                                    operation="getOrder", restricted=True), "getOrder")
         return self._with_items(payload)
 
     def order_id(self, raw: dict) -> str:
@@ -268,6 +324,7 @@ class AmazonAdapter(Adapter):
         total = raw.get("OrderTotal") or {}
         currency = total.get("CurrencyCode") or ""
         lines, goods, shipping, discount = [], Decimal("0"), Decimal("0"), Decimal("0")
+        ship_blocks: dict = {}
         for it in items:
             if not isinstance(it, dict) or not it.get("OrderItemId"):
                 raise NormalizeError(f"amazon order {oid}: garbled order item")
@@ -281,6 +338,10 @@ class AmazonAdapter(Adapter):
             goods += price
             if qty <= 0:
                 continue  # a cancelled item Amazon reports with quantity 0
+            cancel = it.get("BuyerRequestedCancel") or {}
+            if isinstance(cancel, dict) and str(cancel.get("IsBuyerRequestedCancel", "")).lower() == "true":
+                ship_blocks[ShipBlock.CANCEL_REQUESTED] = str(cancel.get("BuyerCancelReason") or "") \
+                    or "IsBuyerRequestedCancel=true"
             lines.append(CanonicalLine(
                 platform_line_id=str(it["OrderItemId"]), quantity=qty,
                 unit_price=(price / qty).quantize(Decimal("0.01")) if price else Decimal("0"),
@@ -308,11 +369,13 @@ class AmazonAdapter(Adapter):
             lines=lines, currency=currency, goods_amount=goods, shipping_amount=shipping,
             discount_amount=discount, paid_amount=paid,
             buyer_nick=(raw.get("BuyerInfo") or {}).get("BuyerName") or "",
+            buyer_email=(raw.get("BuyerInfo") or {}).get("BuyerEmail") or "",
             receiver_name=addr.get("Name") or "", receiver_phone=addr.get("Phone") or "",
             receiver_country=(addr.get("CountryCode") or "").upper() or "US",
             receiver_province=addr.get("StateOrRegion") or "", receiver_city=addr.get("City") or "",
             receiver_district=addr.get("District") or addr.get("County") or "", receiver_address=street,
-            receiver_postcode=addr.get("PostalCode") or "", fulfilled_by_platform=fba, extra=extra,
+            receiver_postcode=addr.get("PostalCode") or "", fulfilled_by_platform=fba, ship_blocks=ship_blocks,
+            extra=extra,
         )
 
     def push_stock(self, listing, quantity: int) -> None:

@@ -19,6 +19,12 @@ Amounts are integer fen. Receiver name, phone and street come encrypted; the ada
 page's ciphertexts with `order.batchDecrypt` while fetching and keeps the plaintext beside the
 ciphertext under "_oms_decrypted" in the raw order (the archive holds what the order table holds).
 Stock `sku.syncStock` (absolute, incremental=false); ship `order.logisticsAdd`.
+Do-not-ship: the order payload has no risk flag; `order.searchList` filters by `abnormal_order=2`
+(风控审核中). Each window is therefore also asked with that filter first, and every raw order
+carries "_oms_risk_review" (true / false) beside it; a raw order without it (an old archive, a
+hand-fed page) says nothing about the flag (`extra["ship_blocks_unknown"]`). Refunds: per sku
+order `after_sale_info` {after_sale_status, after_sale_type, refund_status}; the reason text is not
+in the order payload (afterSale.Detail has it), so refund_reason stays empty.
 Error codes beyond 10000 are guesses (docs/platforms-channels2.md), kept in the constants below.
 """
 
@@ -34,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
 
-from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
+from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState, ShipBlock
 
 from .base import (
     Adapter,
@@ -64,6 +70,15 @@ TOKEN_MARGIN_SECONDS = 60
 
 ORDER_STATUS = {1: PlatformState.UNPAID, 105: PlatformState.PAID, 2: PlatformState.PAID, 101: PlatformState.PAID,
                 3: PlatformState.SHIPPED, 4: PlatformState.CANCELLED, 5: PlatformState.COMPLETED}
+ABNORMAL_RISK_REVIEW = 2  # order.searchList abnormal_order: 1 异常取消, 2 风控审核中
+RISK_MARK = "_oms_risk_review"
+# after_sale_info.after_sale_type counted as a refund: 0 退货退款, 1 已发货仅退款, 2 未发货仅退款,
+# 4 系统取消, 5 用户取消 (3 换货, 6 价保, 7 补寄 are not); after_sale_status: 12 售后成功 / 51 取消成功 / 53 逆向交易完成 ->
+# refunded; 27 拒绝, 28 失败, 29 退货后拒绝退款, 0 none -> none; any other (6 申请, 7 退货中, 11 已发货...)
+# -> requested.
+REFUND_TYPES = {0, 1, 2, 4, 5}
+AFTER_SALE_DONE = {12, 51, 53}
+AFTER_SALE_NONE = {0, 27, 28, 29}
 COMPANY_CODES = {"SF": "shunfeng", "YTO": "yuantong", "ZTO": "zhongtong", "STO": "shentong", "YUNDA": "yunda",
                  "JD": "jd", "EMS": "ems", "JT": "jtexpress"}
 
@@ -214,10 +229,29 @@ class DouyinAdapter(Adapter):
                 raise MalformedResponse(f"douyin: bad total {data.get('total')!r}", code="shape")
             return -(-total // self.page_size)
 
+        risk = self._risk_review_ids(base)
         pages = ((data.get("shop_order_list") or []) for data in read_backwards(fetch_page, total_pages=total_pages,
                                                                                   first=0))
         for page in unique_orders(pages, key=lambda o: (self.order_id(o), o.get("update_time"))):
-            yield self.decrypt(page)
+            yield [{**o, RISK_MARK: self.order_id(o) in risk} for o in self.decrypt(page)]
+
+    def _risk_review_ids(self, base: dict) -> set[str]:
+        """Ids of the orders that order.searchList lists under abnormal_order=2 (风控审核中)."""
+        ids: set[str] = set()
+        page = 0
+        while True:
+            data = self.call("order.searchList", {**base, "abnormal_order": ABNORMAL_RISK_REVIEW, "page": page})
+            orders = data.get("shop_order_list") or []
+            if not isinstance(orders, list):
+                raise MalformedResponse("douyin order.searchList: shop_order_list is not a list", code="shape")
+            ids.update(self.order_id(o) for o in orders)
+            try:
+                total = int(data.get("total") or 0)
+            except (TypeError, ValueError):
+                raise MalformedResponse(f"douyin: bad total {data.get('total')!r}", code="shape")
+            page += 1
+            if not orders or page * self.page_size >= total:
+                return ids
 
     def decrypt(self, orders: list[dict]) -> list[dict]:
         """Attach the plaintext of each order's encrypted receiver fields (order.batchDecrypt)."""
@@ -252,7 +286,10 @@ class DouyinAdapter(Adapter):
         order = data.get("shop_order_detail")
         if not isinstance(order, dict):
             raise MalformedResponse("douyin order.orderDetail: no shop_order_detail", code="shape")
-        return self.decrypt([order])[0]
+        created = _int(order.get("create_time"), f"douyin order {platform_order_id} create_time")
+        risk = self._risk_review_ids({"create_time_start": created, "create_time_end": created,
+                                      "order_by": "create_time", "size": self.page_size})
+        return {**self.decrypt([order])[0], RISK_MARK: self.order_id(order) in risk}
 
     def order_id(self, raw: dict) -> str:
         oid = raw.get("order_id")
@@ -294,7 +331,8 @@ class DouyinAdapter(Adapter):
                 platform_line_id=str(s["order_id"]), quantity=qty, unit_price=(origin / qty).quantize(Decimal("0.01")),
                 title=s.get("product_name") or "", platform_item_id=str(s.get("product_id") or ""),
                 platform_sku_id=str(s.get("sku_id") or ""), outer_sku_id=str(s.get("code") or s.get("out_sku_id") or ""),
-                amount=_fen(s.get("pay_amount", 0), f"douyin order {oid} sku pay_amount")))
+                amount=_fen(s.get("pay_amount", 0), f"douyin order {oid} sku pay_amount"),
+                refund_status=_refund(s.get("after_sale_info"), f"douyin order {oid} after_sale_info")))
         dec = raw.get("_oms_decrypted") or {}
         addr = raw.get("post_addr") or {}
 
@@ -304,6 +342,12 @@ class DouyinAdapter(Adapter):
         street = name("street")
         detail = dec.get("detail") or addr.get("detail") or addr.get("mask_detail") or ""
         pay_time = raw.get("pay_time")
+        extra = {"encrypted": True} if not dec and raw.get("encrypt_post_tel") else {}
+        ship_blocks = {}
+        if RISK_MARK not in raw:
+            extra["ship_blocks_unknown"] = True
+        elif raw[RISK_MARK]:
+            ship_blocks[ShipBlock.RISK_CONTROL] = "abnormal_order=2（风控审核中）"
         return CanonicalOrder(
             platform=self.platform, platform_order_id=oid, platform_status=str(status), state=state,
             placed_at=_time(raw.get("create_time"), f"douyin order {oid} create_time"),
@@ -318,7 +362,7 @@ class DouyinAdapter(Adapter):
             receiver_province=name("province"), receiver_city=name("city"), receiver_district=name("town"),
             receiver_address=(street if street and not detail.startswith(street) else "") + detail,
             buyer_note=raw.get("buyer_words") or "", seller_note=raw.get("seller_words") or "",
-            extra={"encrypted": not dec} if not dec and raw.get("encrypt_post_tel") else {},
+            ship_blocks=ship_blocks, extra=extra,
         )
 
     def push_stock(self, listing, quantity: int) -> None:
@@ -376,6 +420,18 @@ def _unix(dt: datetime) -> int:
         raise ValueError("aware datetime required")
     return int(dt.timestamp())
 
+
+
+def _refund(info, what: str) -> str:
+    if not info:
+        return ""
+    if not isinstance(info, dict):
+        raise NormalizeError(f"{what}: not an object: {info!r}")
+    status = _int(info.get("after_sale_status") or 0, f"{what}.after_sale_status")
+    kind = _int(info.get("after_sale_type") or 0, f"{what}.after_sale_type")
+    if status in AFTER_SALE_NONE or kind not in REFUND_TYPES:
+        return ""
+    return "refunded" if status in AFTER_SALE_DONE else "requested"
 
 
 def _fen(value, what: str) -> Decimal:

@@ -21,7 +21,7 @@ import logging
 import math
 from datetime import datetime, timedelta
 
-from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
+from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState, ShipBlock
 
 from .base import (
     Adapter,
@@ -46,12 +46,12 @@ ORDER_STATES = ("WAIT_SELLER_STOCK_OUT", "WAIT_SELLER_DELIVERY", "WAIT_GOODS_REC
                 "FINISHED_L", "TRADE_CANCELED", "LOCKED", "POP_ORDER_PAUSE")
 OPTIONAL_FIELDS = ",".join((
     "orderId", "venderId", "orderType", "payType", "orderTotalPrice", "orderSellerPrice", "orderPayment",
-    "freightPrice", "sellerDiscount", "orderState", "orderRemark", "venderRemark", "orderStartTime",
+    "freightPrice", "sellerDiscount", "orderState", "orderStateRemark", "orderRemark", "venderRemark", "orderStartTime",
     "modified", "paymentConfirmTime", "pin", "consigneeInfo", "itemInfoList",
 ))
 
-# orderState -> PlatformState. LOCKED (a cancellation/after-sale request is pending) and
-# POP_ORDER_PAUSE (the order is paused) are paid orders that must not ship now: flagged in extra.
+# orderState -> PlatformState. LOCKED (已锁定: a cancellation/after-sale request is pending) and
+# POP_ORDER_PAUSE (POP暂停) are paid orders that must not ship now: ship blocks (SHIP_BLOCKS).
 STATUS_MAP = {
     "WAIT_SELLER_STOCK_OUT": PlatformState.PAID,
     "WAIT_SELLER_DELIVERY": PlatformState.PAID,
@@ -61,6 +61,8 @@ STATUS_MAP = {
     "FINISHED_L": PlatformState.COMPLETED,
     "TRADE_CANCELED": PlatformState.CANCELLED,
 }
+
+SHIP_BLOCKS = {"LOCKED": ShipBlock.LOCKED, "POP_ORDER_PAUSE": ShipBlock.PAUSED}
 
 # Carrier code -> JD logiCoprId (unverified, from platforms.md).
 LOGI_COPR_IDS = {"SF": "467", "YTO": "463", "STO": "470", "ZTO": "1499", "YUNDA": "1327", "EMS": "465",
@@ -206,10 +208,10 @@ class JdAdapter(Adapter):
         if state is None:
             raise NormalizeError(f"jd order {oid}: unknown orderState {status!r}")
         extra = {k: raw[k] for k in ("venderId", "orderType", "payType") if raw.get(k) not in (None, "")}
-        if status == "LOCKED":
-            extra["locked"] = True
-        if status == "POP_ORDER_PAUSE":
-            extra["paused"] = True
+        ship_blocks = {}
+        if status in SHIP_BLOCKS:  # the platform's words: the state and its 订单状态说明
+            remark = str(raw.get("orderStateRemark") or "")
+            ship_blocks[SHIP_BLOCKS[status]] = f"{status}（{remark}）" if remark else status
 
         items = raw.get("itemInfoList")
         if not isinstance(items, list) or not items:
@@ -263,6 +265,7 @@ class JdAdapter(Adapter):
             receiver_address=c.get("fullAddress") or "",
             buyer_note=raw.get("orderRemark") or "",
             seller_note=raw.get("venderRemark") or "",
+            ship_blocks=ship_blocks,
             extra=extra,
         )
 

@@ -21,7 +21,7 @@ import math
 import time
 from datetime import datetime, timedelta
 
-from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
+from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState, ShipBlock
 
 from .base import (
     Adapter,
@@ -219,8 +219,9 @@ class PddAdapter(Adapter):
         for key in ("trade_type", "after_sales_status"):
             if raw.get(key) not in (None, ""):
                 extra[key] = raw[key]
-        if _int(raw.get("risk_control_status", 0) or 0, f"pdd order {sn} risk_control_status") == 1:
-            extra["forbid_consign"] = True
+        # risk_control_status: 订单审核状态（0-正常订单，1-审核中订单） -> a ship block while it is 1
+        risk = _int(raw.get("risk_control_status", 0) or 0, f"pdd order {sn} risk_control_status")
+        ship_blocks = {ShipBlock.RISK_CONTROL: "risk_control_status=1"} if risk == 1 else {}
 
         items = raw.get("item_list")
         if not isinstance(items, list) or not items:
@@ -268,6 +269,7 @@ class PddAdapter(Adapter):
             receiver_address=raw.get("address") or raw.get("address_mask") or "",
             buyer_note=raw.get("buyer_memo") or "",
             seller_note=raw.get("remark") or "",
+            ship_blocks=ship_blocks,
             extra=extra,
         )
 

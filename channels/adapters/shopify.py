@@ -11,6 +11,14 @@ listing's variant, looked up once and cached; location from the credentials or t
 location). Shipment: fulfilment orders of the order -> `fulfillments.json` with tracking info.
 Webhooks (push intake): `X-Shopify-Hmac-Sha256` = base64(HMAC-SHA256(secret, raw body)),
 checked in constant time by `verify_webhook`.
+
+Issue 14: the buyer's e-mail is `email` (else `contact_email`, else `customer.email`); a refund's
+`note` is the refund reason of the lines in its `refund_line_items` (fully refunded lines are
+"refunded"); Shopify has no refund *request* in the order. A do-not-ship state is a fulfilment hold
+(the fulfilment order `on_hold`, `fulfillment_holds[{reason, reason_notes}]`), which orders.json does
+not show: for every order that could still ship, the adapter reads its fulfilment orders and keeps
+them under "_oms_fulfillment_orders" in the raw order (ShipBlock.PLATFORM_HOLD while one is held).
+A raw order without that key says nothing about holds (`extra["ship_blocks_unknown"]`).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.cache import cache
 
-from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
+from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState, ShipBlock
 
 from .base import (
     Adapter,
@@ -41,6 +49,7 @@ from .values import as_int as _int
 API_VERSION = "2024-01"
 LEAK_PER_SECOND = 2.0  # standard plans (Plus: 20/s)
 SLOW_DOWN_AT = 0.8  # of the bucket size
+FULFILMENT_MARK = "_oms_fulfillment_orders"
 CARRIERS = {"SF": "SF Express", "EMS": "China Post", "YTO": "YTO Express", "ZTO": "ZTO Express",
             "STO": "STO Express", "YUNDA": "Yunda Express", "JD": "JD Logistics", "JT": "J&T Express"}
 
@@ -113,7 +122,7 @@ class ShopifyAdapter(Adapter):
             if not isinstance(orders, list):
                 raise MalformedResponse("shopify orders.json: no orders list", code="shape")
             if orders:
-                yield orders
+                yield [self.with_fulfillment_holds(o) for o in orders]
             url = (resp.links.get("next") or {}).get("url")
             params = None  # the next link carries page_info and limit, nothing else
 
@@ -122,7 +131,20 @@ class ShopifyAdapter(Adapter):
         order = body.get("order")
         if not isinstance(order, dict):
             raise MalformedResponse("shopify orders/{id}.json: no order", code="shape")
-        return order
+        return self.with_fulfillment_holds(order)
+
+    def with_fulfillment_holds(self, raw: dict) -> dict:
+        """The raw order with its fulfilment orders beside it when it could still ship (holds are
+        only visible there); other orders are returned as they are."""
+        if not isinstance(raw, dict) or not _could_ship(raw) or raw.get("id") in (None, ""):
+            return raw
+        body, _ = self.call("GET", self.url(f"orders/{int(raw['id'])}/fulfillment_orders.json"))
+        fos = body.get("fulfillment_orders")
+        if not isinstance(fos, list):
+            raise MalformedResponse("shopify fulfillment_orders.json: no fulfillment_orders", code="shape")
+        return {**raw, FULFILMENT_MARK: [{"id": fo.get("id"), "status": fo.get("status"),
+                                          "fulfillment_holds": fo.get("fulfillment_holds") or []}
+                                         for fo in fos if isinstance(fo, dict)]}
 
     def order_id(self, raw: dict) -> str:
         oid = raw.get("id")
@@ -161,6 +183,7 @@ class ShopifyAdapter(Adapter):
         items = raw.get("line_items")
         if not isinstance(items, list) or not items:
             raise NormalizeError(f"shopify order {oid}: no line_items")
+        refunded, reasons = _refunds(raw, oid)
         lines = []
         for it in items:
             if not isinstance(it, dict) or it.get("id") in (None, ""):
@@ -170,15 +193,30 @@ class ShopifyAdapter(Adapter):
                 continue  # removed by an order edit
             price = _money(it.get("price"), f"shopify order {oid} line price")
             discount = _money(it.get("total_discount") or "0", f"shopify order {oid} line discount")
+            line_id = str(it["id"])
             lines.append(CanonicalLine(
-                platform_line_id=str(it["id"]), quantity=qty, unit_price=price, title=it.get("title") or "",
+                platform_line_id=line_id, quantity=qty, unit_price=price, title=it.get("title") or "",
                 platform_item_id=str(it.get("product_id") or ""), platform_sku_id=str(it.get("variant_id") or ""),
-                outer_sku_id=str(it.get("sku") or ""), amount=price * qty - discount))
+                outer_sku_id=str(it.get("sku") or ""), amount=price * qty - discount,
+                refund_status="refunded" if refunded.get(line_id, 0) >= qty else "",
+                refund_reason="；".join(reasons.get(line_id, []))))
         addr = raw.get("shipping_address") or {}
         street = ", ".join(x for x in (addr.get("address1"), addr.get("address2")) if x)
         shipping = sum((_money(s.get("price"), f"shopify order {oid} shipping") for s in raw.get("shipping_lines") or []),
                        Decimal("0"))
         paid_at = raw.get("processed_at") if state != PlatformState.UNPAID else None
+        extra: dict = {"name": raw.get("name", "")}
+        ship_blocks = {}
+        if FULFILMENT_MARK in raw:
+            held = [h for fo in raw[FULFILMENT_MARK] or [] if fo.get("status") == "on_hold"
+                    for h in (fo.get("fulfillment_holds") or [{}])]
+            if held:
+                ship_blocks[ShipBlock.PLATFORM_HOLD] = "；".join(
+                    "on_hold" + "".join(f" {x}" for x in (h.get("reason"), h.get("reason_notes")) if x)
+                    for h in held)
+        elif state == PlatformState.PAID:
+            extra["ship_blocks_unknown"] = True
+        customer = raw.get("customer") if isinstance(raw.get("customer"), dict) else {}
         return CanonicalOrder(
             platform=self.platform, platform_order_id=oid,
             platform_status=f"{fin or 'pending'}/{ful or 'unfulfilled'}" + ("/cancelled" if raw.get("cancelled_at") else ""),
@@ -192,11 +230,12 @@ class ShopifyAdapter(Adapter):
             discount_amount=_money(raw.get("total_discounts") or "0", f"shopify order {oid} total_discounts"),
             paid_amount=_money(raw.get("total_price"), f"shopify order {oid} total_price"),
             buyer_nick=raw.get("email") or "",
+            buyer_email=raw.get("email") or raw.get("contact_email") or customer.get("email") or "",
             receiver_name=addr.get("name") or "", receiver_phone=addr.get("phone") or "",
             receiver_country=(addr.get("country_code") or "").upper() or "US",
             receiver_province=addr.get("province_code") or addr.get("province") or "",
             receiver_city=addr.get("city") or "", receiver_address=street, receiver_postcode=addr.get("zip") or "",
-            buyer_note=raw.get("note") or "", extra={"name": raw.get("name", "")},
+            buyer_note=raw.get("note") or "", ship_blocks=ship_blocks, extra=extra,
         )
 
     def _inventory_item_id(self, variant_id: str) -> int:
@@ -246,6 +285,28 @@ class ShopifyAdapter(Adapter):
 
 
 # ---- helpers -----------------------------------------------------------------------------------
+
+def _could_ship(raw: dict) -> bool:
+    """Paid (or authorised), not cancelled, not fully fulfilled: an order the OMS may still ship."""
+    return not raw.get("cancelled_at") and raw.get("fulfillment_status") != "fulfilled" and \
+        raw.get("financial_status") in ("paid", "partially_paid", "partially_refunded", "authorized")
+
+
+def _refunds(raw: dict, oid: str) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Refunded quantity and refund notes per line item id, from the order's refunds[]."""
+    qty: dict[str, int] = {}
+    notes: dict[str, list[str]] = {}
+    for refund in raw.get("refunds") or []:
+        if not isinstance(refund, dict):
+            raise NormalizeError(f"shopify order {oid}: garbled refund")
+        note = str(refund.get("note") or "").strip()
+        for rli in refund.get("refund_line_items") or []:
+            line_id = str(rli.get("line_item_id") or "")
+            qty[line_id] = qty.get(line_id, 0) + _int(rli.get("quantity") or 0, f"shopify order {oid} refund quantity")
+            if note and note not in notes.setdefault(line_id, []):
+                notes[line_id].append(note)
+    return qty, notes
+
 
 def _check(resp, url: str) -> dict:
     try:

@@ -21,7 +21,7 @@ import math
 import re
 from datetime import datetime, timedelta
 
-from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState
+from orders.canonical import CanonicalLine, CanonicalOrder, PlatformState, ShipBlock
 
 from .base import (
     Adapter,
@@ -64,7 +64,8 @@ TRADE_FIELDS = ",".join((
 #  - WAIT_PRE_AUTH_CONFIRM (credit pre-authorisation not yet confirmed, "0元购"/先用后付 contract):
 #    the deal is not final and the seller must not ship yet, so it counts as unpaid (not reserved).
 #  - SELLER_CONSIGNED_PART: some lines shipped, the rest still to ship -> paid (extra flag).
-#  - PAID_FORBID_CONSIGN: paid, but the platform forbids shipping for now -> paid (extra flag).
+#  - PAID_FORBID_CONSIGN (拼团中订单或者发货强管控的订单，已付款但禁止发货): paid, and a ship block
+#    (ShipBlock.FORBID_CONSIGN) while the trade shows it (docs/platforms-do-not-ship.md).
 STATUS_MAP = {
     "TRADE_NO_CREATE_PAY": PlatformState.UNPAID,
     "WAIT_BUYER_PAY": PlatformState.UNPAID,
@@ -229,10 +230,7 @@ class TaobaoAdapter(Adapter):
         if state is None:
             raise NormalizeError(f"taobao trade {tid}: unknown status {status!r}")
         extra = {"type": raw.get("type", "")}
-        if raw.get("oaid"):
-            extra["oaid"] = raw["oaid"]
-        if status == "PAID_FORBID_CONSIGN":
-            extra["forbid_consign"] = True
+        ship_blocks = {ShipBlock.FORBID_CONSIGN: status} if status == "PAID_FORBID_CONSIGN" else {}
         if status == "SELLER_CONSIGNED_PART":
             extra["partly_shipped"] = True
 
@@ -295,8 +293,10 @@ class TaobaoAdapter(Adapter):
             receiver_district=district,
             receiver_address=address,
             receiver_postcode=raw.get("receiver_zip") or "",
+            receiver_oaid=str(raw.get("oaid") or ""),
             buyer_note=raw.get("buyer_message") or "",
             seller_note=raw.get("seller_memo") or "",
+            ship_blocks=ship_blocks,
             extra=extra,
         )
 

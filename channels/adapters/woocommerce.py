@@ -7,6 +7,11 @@ and secret (over HTTPS on a real site). Orders: `orders?modified_after=..&modifi
 so an order modified while we page is never skipped. Stock: `PUT products/{id}` or
 `PUT products/{pid}/variations/{vid}` with {manage_stock: true, stock_quantity: N}. Shipment: a
 customer note with the tracking number, then the status `completed`.
+Issue 14: the buyer's e-mail is `billing.email`; refund reasons come from the order's
+`refunds[{id, reason, total}]`, which are order level (the orders endpoint does not say which lines
+a refund covers): every line carries them as its refund_reason, and the lines are "refunded" only
+when the whole order is (`status` refunded). `on-hold` means awaiting payment (unpaid), not a
+do-not-ship state; WooCommerce has none (docs/platforms-do-not-ship.md).
 """
 
 from __future__ import annotations
@@ -128,6 +133,11 @@ class WooCommerceAdapter(Adapter):
         items = raw.get("line_items")
         if not isinstance(items, list) or not items:
             raise NormalizeError(f"woocommerce order {oid}: no line_items")
+        refunds = raw.get("refunds") or []
+        if not isinstance(refunds, list) or not all(isinstance(r, dict) for r in refunds):
+            raise NormalizeError(f"woocommerce order {oid}: garbled refunds")
+        reasons = "；".join(dict.fromkeys(str(r.get("reason") or "").strip() for r in refunds
+                                         if str(r.get("reason") or "").strip()))
         lines = []
         for it in items:
             if not isinstance(it, dict) or it.get("id") in (None, ""):
@@ -141,7 +151,8 @@ class WooCommerceAdapter(Adapter):
                 unit_price=_money(it.get("price"), f"woocommerce order {oid} line price"),
                 title=it.get("name") or "", platform_item_id=str(it.get("product_id") or ""),
                 platform_sku_id=str(variation) if variation else "", outer_sku_id=str(it.get("sku") or ""),
-                amount=_money(it.get("total") or "0", f"woocommerce order {oid} line total")))
+                amount=_money(it.get("total") or "0", f"woocommerce order {oid} line total"),
+                refund_status="refunded" if status == "refunded" else "", refund_reason=reasons))
         ship = raw.get("shipping") or {}
         bill = raw.get("billing") or {}
         name = " ".join(x for x in (ship.get("first_name"), ship.get("last_name")) if x) or " ".join(
@@ -160,7 +171,7 @@ class WooCommerceAdapter(Adapter):
             shipping_amount=_money(raw.get("shipping_total") or "0", f"woocommerce order {oid} shipping_total"),
             discount_amount=_money(raw.get("discount_total") or "0", f"woocommerce order {oid} discount_total"),
             paid_amount=_money(raw.get("total"), f"woocommerce order {oid} total"),
-            buyer_nick=bill.get("email") or "", receiver_name=name,
+            buyer_nick=bill.get("email") or "", buyer_email=bill.get("email") or "", receiver_name=name,
             receiver_phone=ship.get("phone") or bill.get("phone") or "",
             receiver_country=(ship.get("country") or bill.get("country") or "").upper() or "US",
             receiver_province=ship.get("state") or "", receiver_city=ship.get("city") or "",

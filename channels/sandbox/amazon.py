@@ -6,16 +6,29 @@
     GET   /amazon/orders/v0/orders/{id}/orderItems                getOrderItems
     POST  /amazon/orders/v0/orders/{id}/shipmentConfirmation      confirmShipment (204)
     PATCH /amazon/listings/2021-08-01/items/{sellerId}/{sku}      patchListingsItem
+    POST  /amazon/tokens/2021-03-01/restrictedDataToken           createRestrictedDataToken (RDT)
 
 Checks the `x-amz-access-token` against the tokens it issued (they expire on the sandbox clock),
 enforces the usage plans with its own token buckets on the sandbox clock (429 QuotaExceeded),
 and the "LastUpdatedBefore at least 2 minutes before now" rule. NextToken is a server-side
 snapshot of the remaining orders.
+
+Personal data as the Orders API v0 model (ordersV0.json) gives it: `BuyerInfo` and the
+`ShippingAddress` Name / AddressLine* / Phone are restricted data, served only to a Restricted
+Data Token issued for that very resource with the dataElements buyerInfo / shippingAddress; with
+the plain LWA token getOrders / getOrder return City, StateOrRegion, PostalCode and CountryCode
+only, and no BuyerInfo. ShippingAddress exists only for Unshipped, PartiallyShipped, Shipped and
+InvoiceUnconfirmed orders. An account's `pii_elements` (credentials) lists the data elements its
+app is approved for (default buyerInfo + shippingAddress); asking for others is refused as the
+Tokens API refuses it. An RDT is accepted only by the resource it was issued for.
+Order items carry `BuyerRequestedCancel {IsBuyerRequestedCancel: "true", BuyerCancelReason}` while
+the buyer's cancellation request is open (the order's `ship_block`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 from decimal import Decimal
@@ -29,7 +42,13 @@ ACCOUNT_KEY = "client_id"
 TOKEN_TTL = 3600
 MARKETPLACE = "ATVPDKIKX0DER"
 PLANS = {"getOrders": (0.0167, 20), "getOrder": (0.5, 30), "getOrderItems": (0.5, 30),
-         "confirmShipment": (2.0, 10), "patchListingsItem": (5.0, 10), "lwa": (100.0, 100)}
+         "confirmShipment": (2.0, 10), "patchListingsItem": (5.0, 10), "lwa": (100.0, 100),
+         "createRestrictedDataToken": (1.0, 10)}
+RDT_TTL = 3600
+PII_ELEMENTS = ("buyerInfo", "shippingAddress", "buyerTaxInformation")
+DEFAULT_PII = ("buyerInfo", "shippingAddress")
+ORDERS_PATH = re.compile(r"^/orders/v0/orders(/[^/]+(/orderItems)?)?$")  # getOrders / getOrder / getOrderItems
+ADDRESS_STATUSES = {"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"}
 STATUS = {gen.UNPAID: "Pending", gen.PAID: "Unshipped", gen.SHIPPED: "Shipped", gen.COMPLETED: "Shipped",
           gen.CANCELLED: "Canceled"}
 
@@ -49,6 +68,8 @@ def api_name(req: Request) -> str:
             return "confirmShipment"
     if parts[:3] == ["listings", "2021-08-01", "items"] and len(parts) == 5:
         return "patchListingsItem"
+    if req.path == "/tokens/2021-03-01/restrictedDataToken":
+        return "createRestrictedDataToken"
     return "unknown"
 
 
@@ -68,6 +89,9 @@ def fault_reply(kind: str, state) -> Reply:
         return errors(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
     if kind == "session_expired":
         expire_tokens(state, PLATFORM)
+        with state.lock:
+            for token, (acc, grants, _exp) in list(state.extra.get("amazon_rdt", {}).items()):
+                state.extra["amazon_rdt"][token] = (acc, grants, state.clock() - 1)
         return errors(403, "Unauthorized", "Access to requested resource is denied.",
                       "The access token you provided has expired.")
     raise ValueError(kind)
@@ -79,7 +103,16 @@ def handle(state, req: Request) -> Reply:
         return _lwa(state, req)
     if api == "unknown":
         return errors(404, "NotFound", f"Resource {req.path} is not found.")
-    account_key, expired = token_owner(state, PLATFORM, req.header("x-amz-access-token"))
+    token = req.header("x-amz-access-token")
+    account_key, expired = token_owner(state, PLATFORM, token)
+    req.pii = frozenset()
+    if account_key is None:  # a Restricted Data Token: valid only for the resource it was issued for
+        with state.lock:
+            account_key, grants, until = state.extra.get("amazon_rdt", {}).get(token, (None, {}, 0))
+        expired = account_key is not None and state.clock() >= until
+        if account_key is not None and not expired and (req.method, req.path) not in grants:
+            return errors(403, "Unauthorized", "Access to requested resource is denied.")
+        req.pii = grants.get((req.method, req.path), frozenset())
     if account_key is None:
         return errors(403, "Unauthorized", "Access to requested resource is denied.",
                       "The access token you provided is revoked, malformed or invalid.")
@@ -150,7 +183,7 @@ def _get_orders(state, account_key: str, req: Request) -> Reply:
         matched.sort(key=lambda o: (o.modified, o.order_id))
         ids = [o.order_id for o in matched]
     page, rest_ids = ids[:size], ids[size:]
-    payload: dict = {"Orders": [render(state.find_order(PLATFORM, account_key, i)) for i in page
+    payload: dict = {"Orders": [render(state.find_order(PLATFORM, account_key, i), pii=req.pii) for i in page
                                 if state.find_order(PLATFORM, account_key, i)],
                      "LastUpdatedBefore": iso_z(before)}
     if rest_ids:
@@ -164,7 +197,7 @@ def _get_order(state, account_key: str, req: Request) -> Reply:
     order = state.find_order(PLATFORM, account_key, _order_id(req))
     if order is None:
         return errors(404, "NotFound", "Order not found.")
-    return Reply(200, {"payload": render(order)})
+    return Reply(200, {"payload": render(order, pii=req.pii)})
 
 
 def _get_items(state, account_key: str, req: Request) -> Reply:
@@ -221,7 +254,38 @@ def _patch_listing(state, account_key: str, req: Request) -> Reply:
     return Reply(200, {"sku": sku, "status": "ACCEPTED", "submissionId": secrets.token_hex(8), "issues": []})
 
 
-APIS = {"getOrders": _get_orders, "getOrder": _get_order, "getOrderItems": _get_items,
+def _create_rdt(state, account_key: str, req: Request) -> Reply:
+    if req.pii:
+        return errors(403, "Unauthorized", "Access to requested resource is denied.")  # an RDT cannot mint RDTs
+    try:
+        resources = req.json()["restrictedResources"]
+        if not isinstance(resources, list) or not 1 <= len(resources) <= 50:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        return errors(400, "InvalidInput", "Request is missing or has invalid parameters", "Resource not provided.")
+    allowed = set(state.account(PLATFORM, account_key).get("pii_elements") or DEFAULT_PII)
+    grants: dict = {}
+    for res in resources:
+        method, path = (res.get("method"), res.get("path")) if isinstance(res, dict) else (None, None)
+        elements = res.get("dataElements") if isinstance(res, dict) else None
+        if method not in ("GET", "PUT", "POST", "DELETE") or not isinstance(path, str) or not path.startswith("/"):
+            return errors(400, "InvalidInput", "Request is missing or has invalid parameters", "Invalid resource.")
+        if ORDERS_PATH.match(path):
+            if not elements or not isinstance(elements, list) or set(elements) - set(PII_ELEMENTS):
+                return errors(400, "InvalidInput", "Request is missing or has invalid parameters",
+                              f"dataElements must be given for {path}.")
+            if set(elements) - allowed:
+                return errors(400, "InvalidInput", "Application does not have access to one or more requested "
+                                                   f"data elements: [{', '.join(sorted(set(elements) - allowed))}]")
+        grants[(method, path)] = frozenset(elements or ())
+    token = "Atz.sprdt|" + secrets.token_hex(16)
+    with state.lock:
+        state.extra.setdefault("amazon_rdt", {})[token] = (account_key, grants, state.clock() + RDT_TTL)
+        state.extra.setdefault("amazon_rdts_issued", []).append(sorted(grants))
+    return Reply(200, {"restrictedDataToken": token, "expiresIn": RDT_TTL})
+
+
+APIS = {"createRestrictedDataToken": _create_rdt, "getOrders": _get_orders, "getOrder": _get_order, "getOrderItems": _get_items,
         "confirmShipment": _confirm, "patchListingsItem": _patch_listing}
 
 
@@ -229,15 +293,17 @@ def _money(amount: Decimal, currency: str) -> dict:
     return {"CurrencyCode": currency, "Amount": f"{amount:.2f}"}
 
 
-def render(order: gen.SandboxOrder) -> dict:
-    """An order as getOrders / getOrder return it (without its items)."""
+def render(order: gen.SandboxOrder, *, pii=frozenset()) -> dict:
+    """An order as getOrders / getOrder return it (without its items), with the restricted data
+    the request's token grants (`pii`: the RDT's dataElements)."""
     r = order.receiver
+    status = order.platform_status or STATUS[order.status]
     shipped = sum(ln.quantity for ln in order.lines) if order.status in (gen.SHIPPED, gen.COMPLETED) else 0
     out = {
         "AmazonOrderId": order.order_id,
         "PurchaseDate": iso_z(order.created),
         "LastUpdateDate": iso_z(order.modified),
-        "OrderStatus": order.platform_status or STATUS[order.status],
+        "OrderStatus": status,
         "FulfillmentChannel": order.fulfillment or "MFN",
         "SalesChannel": "Amazon.com",
         "ShipServiceLevel": "Std US D2D Dom",
@@ -249,12 +315,16 @@ def render(order: gen.SandboxOrder) -> dict:
         "OrderType": "StandardOrder",
         "IsPrime": order.fulfillment == "AFN",
         "IsBusinessOrder": False,
-        "ShippingAddress": {"Name": r.get("name", ""), "AddressLine1": r.get("address", ""),
-                            "City": r.get("city", ""), "StateOrRegion": r.get("province", ""),
-                            "PostalCode": r.get("zip", ""), "CountryCode": r.get("country", "US"),
-                            "Phone": r.get("phone", "")},
-        "BuyerInfo": {"BuyerEmail": f"{order.order_id.replace('-', '')}@marketplace.amazon.com"},
     }
+    if status in ADDRESS_STATUSES:
+        address = {"City": r.get("city", ""), "StateOrRegion": r.get("province", ""),
+                   "PostalCode": r.get("zip", ""), "CountryCode": r.get("country", "US")}
+        if "shippingAddress" in pii:
+            address = {"Name": r.get("name", ""), "AddressLine1": r.get("address", ""), **address,
+                       "Phone": r.get("phone", ""), "AddressType": "Residential"}
+        out["ShippingAddress"] = address
+    if "buyerInfo" in pii:
+        out["BuyerInfo"] = {"BuyerEmail": order.buyer_email, "BuyerName": r.get("name", "")}
     if order.status != gen.UNPAID:  # Pending orders carry no total yet
         out["OrderTotal"] = _money(order.payment, order.currency)
     return out
@@ -282,4 +352,7 @@ def render_items(order: gen.SandboxOrder) -> list[dict]:
             "PromotionDiscount": _money(ln.discount, order.currency),
             "ItemTax": _money(Decimal("0"), order.currency),
         })
+        if order.ship_block and order.status == gen.PAID:  # the buyer asked to cancel before shipping
+            items[-1]["BuyerRequestedCancel"] = {"IsBuyerRequestedCancel": "true",
+                                                 "BuyerCancelReason": order.ship_block}
     return items

@@ -5,6 +5,8 @@ channels.adapters.douyin), the timestamp (10 minutes skew), app_key, and the acc
 issued (tokens expire on the sandbox clock). Serves token.create / token.refresh,
 order.searchList (update_time window, page from 0, size <= 100, newest first unless order_asc),
 order.orderDetail, order.batchDecrypt, sku.syncStock and order.logisticsAdd; amounts in fen;
+searchList also filters by create_time and `abnormal_order` (2 风控审核中: the orders whose
+`ship_block` is set; they cannot be shipped); sku orders carry `after_sale_info`;
 receiver name / phone / street "encrypted" (base64 of a tagged plaintext, which only the fake
 reads back) with masks beside them. Error codes other than 10000 are guesses, the same table as
 the adapter's (docs/platforms-channels2.md).
@@ -31,6 +33,10 @@ STATUS = {gen.UNPAID: 1, gen.PAID: 2, gen.SHIPPED: 3, gen.COMPLETED: 5, gen.CANC
 COMPANIES = {"shunfeng", "yuantong", "zhongtong", "shentong", "yunda", "jd", "ems", "jtexpress"}
 # push tags: 100 created, 101 paid, 102 shipped, 103 completed, 105 address changed, 106 cancelled
 TAGS = {gen.UNPAID: "100", gen.PAID: "101", gen.SHIPPED: "102", gen.COMPLETED: "103", gen.CANCELLED: "106"}
+# order.searchList `abnormal_order`: 1 异常取消, 2 风控审核中 (zsmhub/doudian-sdk order_searchList_request.go)
+ABNORMAL_RISK = 2
+# order.logisticsAdd on an order under risk review (unverified: the refusal's code and text are guesses)
+RISK_REFUSAL = ("isv.business-failed:risk-control", "订单风控审核中，暂不能发货")
 
 
 def api_name(req: Request) -> str:
@@ -139,14 +145,19 @@ TOKEN_APIS = {"token.create": _token_create, "token.refresh": _token_refresh}
 def _search(state, account_key: str, p: dict) -> Reply:
     try:
         page, size = int(p.get("page", 0)), int(p.get("size", 10))
-        lo, hi = p.get("update_time_start"), p.get("update_time_end")
-        lo, hi = (int(lo) if lo is not None else None), (int(hi) if hi is not None else None)
+        lo, hi = _opt_int(p, "update_time_start"), _opt_int(p, "update_time_end")
+        c_lo, c_hi = _opt_int(p, "create_time_start"), _opt_int(p, "create_time_end")
+        abnormal = _opt_int(p, "abnormal_order")
     except (TypeError, ValueError):
         return envelope(40001, "参数错误", sub_code="isv.parameter-invalid", sub_msg="page/size/time必须是整数")
     if page < 0 or not 1 <= size <= 100:
         return envelope(40001, "参数错误", sub_code="isv.parameter-invalid", sub_msg="page从0开始，size取值1~100")
+    if abnormal not in (None, 0, 1, ABNORMAL_RISK):
+        return envelope(40001, "参数错误", sub_code="isv.parameter-invalid", sub_msg="abnormal_order取值1或2")
     matched = [o for o in state.account_orders(PLATFORM, account_key)
-               if (lo is None or o.modified.timestamp() >= lo) and (hi is None or o.modified.timestamp() <= hi)]
+               if (lo is None or o.modified.timestamp() >= lo) and (hi is None or o.modified.timestamp() <= hi)
+               and (c_lo is None or o.created.timestamp() >= c_lo) and (c_hi is None or o.created.timestamp() <= c_hi)
+               and (not abnormal or (abnormal == ABNORMAL_RISK and in_risk_review(o)))]
     if p.get("order_by", "create_time") == "update_time":
         matched.sort(key=lambda o: (o.modified, o.order_id), reverse=not p.get("order_asc", False))
     else:
@@ -154,6 +165,15 @@ def _search(state, account_key: str, p: dict) -> Reply:
     chunk = matched[page * size:(page + 1) * size]
     return Reply(200, ok({"page": page, "size": size, "total": len(matched),
                           "shop_order_list": [render(o) for o in chunk]}).body, served=[o.order_id for o in chunk])
+
+
+def _opt_int(p: dict, name: str) -> int | None:
+    value = p.get(name)
+    return None if value is None else int(value)
+
+
+def in_risk_review(order: gen.SandboxOrder) -> bool:
+    return bool(order.ship_block) and order.status == gen.PAID
 
 
 def _detail(state, account_key: str, p: dict) -> Reply:
@@ -208,6 +228,8 @@ def _logistics_add(state, account_key: str, p: dict) -> Reply:
         return envelope(50001, "业务处理失败", sub_code="isv.business-failed:order-not-exist", sub_msg="订单不存在")
     if order.status != gen.PAID:
         return envelope(50001, "业务处理失败", sub_code="isv.business-failed:status", sub_msg="订单状态不允许发货")
+    if in_risk_review(order):
+        return envelope(50001, "业务处理失败", sub_code=RISK_REFUSAL[0], sub_msg=RISK_REFUSAL[1])
     state.ship(PLATFORM, order, carrier=p["company_code"], tracking_number=p["logistics_code"])
     return ok({})
 
@@ -267,9 +289,20 @@ def render(order: gen.SandboxOrder) -> dict:
             "order_id": ln.line_id, "parent_order_id": order.order_id, "product_id": ln.item_id,
             "product_name": ln.title, "sku_id": ln.sku_id, "out_sku_id": ln.outer_id, "code": ln.outer_id,
             "item_num": ln.quantity, "goods_price": _fen(ln.price), "origin_amount": _fen(ln.total),
-            "pay_amount": _fen(ln.payment),
+            "pay_amount": _fen(ln.payment), "after_sale_info": after_sale_info(order, ln),
         } for ln in order.lines],
     }
+
+
+def after_sale_info(order: gen.SandboxOrder, line: gen.SandboxLine) -> dict:
+    """sku_order_list[].after_sale_info: after_sale_status (6 售后申请, 12 售后成功, 0 none),
+    after_sale_type (0 退货退款, 1 已发货仅退款, 2 未发货仅退款), refund_status (1 待退款, 3 退款成功)."""
+    if not line.refund:
+        return {"after_sale_status": 0, "after_sale_type": 0, "refund_status": 0}
+    kind = 2 if order.shipped_at is None else 1
+    if line.refund == "refunded":
+        return {"after_sale_status": 12, "after_sale_type": kind, "refund_status": 3}
+    return {"after_sale_status": 6, "after_sale_type": kind, "refund_status": 1}
 
 
 def push_message(order: gen.SandboxOrder, event: str, shop_id: str) -> dict:

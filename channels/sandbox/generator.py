@@ -75,6 +75,7 @@ class SandboxLine:
     quantity: int
     discount: Decimal = Decimal("0")  # this line's share of the order discount
     refund: str = ""  # "", "requested", "refunded"
+    refund_reason: str = ""  # the buyer's after-sale reason, where the platform's order payload carries one
 
     @property
     def total(self) -> Decimal:
@@ -107,6 +108,12 @@ class SandboxOrder:
     tracking: dict | None = None
     currency: str = "CNY"
     fulfillment: str = ""  # Amazon: "AFN" (fulfilled by Amazon) or "MFN" (by the seller)
+    buyer_email: str = ""  # Shopify / WooCommerce: the buyer's; Amazon: the marketplace relay address
+    oaid: str = ""  # Taobao privacy order: the receiver id; its receiver fields are served masked
+    #: the platform's do-not-ship state, "" for none, else its reason in the platform's words (rendered
+    #: per platform: Taobao PAID_FORBID_CONSIGN, PDD risk_control_status=1, JD POP_ORDER_PAUSE, Douyin
+    #: abnormal_order=2, Amazon BuyerRequestedCancel, Shopify fulfilment hold; WooCommerce has none)
+    ship_block: str = ""
 
     @property
     def goods_total(self) -> Decimal:
@@ -115,6 +122,24 @@ class SandboxOrder:
     @property
     def payment(self) -> Decimal:
         return self.goods_total + self.post_fee - self.discount
+
+
+# What the generator adds beside the main random sequence (drawn from a per-order RNG, so a seed
+# gives the same orders as before these existed): oaid on a share of Taobao orders, buyer e-mails
+# for the international shops, and, when asked (ship_blocks=True), now and then a blocked order.
+OAID_SHARE = 0.3
+BLOCKED_SHARE = 0.05
+BLOCK_PLATFORMS = ("taobao", "pdd", "jd", "douyin", "amazon", "shopify")  # WooCommerce has no such state
+AMAZON_CANCEL_REASONS = ["Found cheaper somewhere else.", "Ordered by mistake.", "Delivery date too late."]
+
+
+def default_block(platform: str) -> str:
+    """The reason a do-not-ship state carries when none is given (`modify_order(ship_block=True)`)."""
+    if platform == "amazon":
+        return AMAZON_CANCEL_REASONS[1]
+    if platform == "shopify":
+        return "high_risk_of_fraud"  # a Shopify fulfilment hold reason (REST spelling)
+    return "blocked"
 
 
 def truncate(dt: datetime) -> datetime:
@@ -212,7 +237,7 @@ def pick_status(platform: str, rng: random.Random) -> str:
 
 
 def make_order(platform: str, account: str, order_id: str, rng: random.Random, *, start: datetime,
-               end: datetime, skus, status: str | None = None) -> SandboxOrder:
+               end: datetime, skus, status: str | None = None, ship_blocks: bool = False) -> SandboxOrder:
     start, end = truncate(start), truncate(end)
     if start < end and start.microsecond:
         start = start + timedelta(seconds=1)
@@ -277,4 +302,21 @@ def make_order(platform: str, account: str, order_id: str, rng: random.Random, *
         order.buyer_nick = order.receiver["name"]
         if platform == "amazon":
             order.fulfillment = "AFN" if rng.random() < 0.1 else "MFN"
+    _add_privacy_and_flags(order, ship_blocks=ship_blocks)
     return order
+
+
+def _add_privacy_and_flags(order: SandboxOrder, *, ship_blocks: bool) -> None:
+    aux = random.Random(f"{order.platform}:{order.order_id}")
+    if order.platform == "taobao" and aux.random() < OAID_SHARE:
+        order.oaid = "".join(aux.choice("0123456789abcdefghijklmnopqrstuvwxyz") for _ in range(32))
+    if order.platform == "amazon":
+        order.buyer_email = "".join(aux.choice("0123456789abcdefghijklmnopqrstvwxyz") for _ in range(15)) \
+            + "@marketplace.amazon.com"
+    elif order.platform in ("shopify", "woocommerce"):
+        first, _, last = order.receiver.get("name", "").partition(" ")
+        local = ".".join(x for x in (first, last.replace(" ", "")) if x).lower() or "buyer"
+        order.buyer_email = f"{local}{aux.randint(1, 99)}@example.com"
+    if ship_blocks and order.status == PAID and order.platform in BLOCK_PLATFORMS and aux.random() < BLOCKED_SHARE:
+        order.ship_block = aux.choice(AMAZON_CANCEL_REASONS) if order.platform == "amazon" \
+            else default_block(order.platform)

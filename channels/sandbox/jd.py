@@ -26,6 +26,10 @@ STATE = {gen.PAID: "WAIT_SELLER_STOCK_OUT", gen.SHIPPED: "WAIT_GOODS_RECEIVE_CON
          gen.COMPLETED: "FINISHED_L", gen.CANCELLED: "TRADE_CANCELED", gen.UNPAID: "WAIT_SELLER_STOCK_OUT"}
 # JD logiCoprId values the fake accepts (unverified; platforms.md)
 KNOWN_LOGI = {"467", "463", "470", "1499", "1327", "465", "2087"}
+# orderStateRemark (订单状态说明（中文）) per orderState, as rise-worlds/jos api/order/order.interface.go names them
+STATE_REMARK = {"WAIT_SELLER_STOCK_OUT": "等待出库", "WAIT_GOODS_RECEIVE_CONFIRM": "等待确认收货",
+                "WAIT_SELLER_DELIVERY": "等待发货", "POP_ORDER_PAUSE": "POP暂停", "FINISHED_L": "完成",
+                "TRADE_CANCELED": "取消", "LOCKED": "已锁定"}
 OK_RESULT = {"success": True, "englishErrCode": "success", "chineseErrCode": "成功", "numberCode": 10100000}
 
 
@@ -165,6 +169,8 @@ def order_state(order: gen.SandboxOrder) -> str:
         return order.platform_status
     if order.status == gen.PAID and any(ln.refund == "requested" for ln in order.lines):
         return "LOCKED"  # an after-sale request locks the order
+    if order.status == gen.PAID and order.ship_block:
+        return "POP_ORDER_PAUSE"  # the platform paused the order
     return STATE[order.status]
 
 
@@ -183,7 +189,7 @@ def render(order: gen.SandboxOrder) -> dict:
         "freightPrice": yuan(order.post_fee),
         "sellerDiscount": yuan(order.discount),
         "orderState": order_state(order),
-        "orderStateRemark": "",
+        "orderStateRemark": STATE_REMARK.get(order_state(order), ""),
         "orderRemark": order.buyer_note,
         "venderRemark": order.seller_note,
         "orderStartTime": fmt_time(order.created),

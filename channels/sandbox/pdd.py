@@ -24,6 +24,9 @@ LAG_SECONDS = 3 * 60
 # logistics_id values the fake accepts (unverified; see channels.adapters.pdd)
 KNOWN_LOGISTICS = {1, 44, 85, 115, 118, 120, 121, 132}
 ORDER_STATUS = {gen.PAID: 1, gen.UNPAID: 1, gen.SHIPPED: 2, gen.COMPLETED: 3, gen.CANCELLED: 1}
+# What the gateway answers when asked to ship an order under risk review (unverified: the real
+# sub_code / text are not published; the refusal itself follows from 审核中订单 being unshippable)
+RISK_CONTROL_REFUSAL = ("order.risk.control", "订单审核中（风控），暂不允许发货")
 
 
 def api_name(params: dict) -> str:
@@ -171,6 +174,8 @@ def _online_send(state, account_key: str, p: dict) -> Reply:
         return error(50001, "业务服务错误", "order.not.exist", "订单不存在")
     if order.status != gen.PAID or refund_status(order) == 4:
         return error(50001, "业务服务错误", "order.status.invalid", "订单状态不允许发货")
+    if risk_control_status(order):
+        return error(50001, "业务服务错误", *RISK_CONTROL_REFUSAL)
     state.ship(PLATFORM, order, carrier=str(logistics_id), tracking_number=p["tracking_number"])
     return Reply(200, {"logistics_online_send_response": {"is_success": True, "request_id": request_id()}})
 
@@ -185,6 +190,11 @@ APIS = {
 
 def order_status(order: gen.SandboxOrder) -> int:
     return ORDER_STATUS[order.status]
+
+
+def risk_control_status(order: gen.SandboxOrder) -> int:
+    """订单审核状态: 0 正常订单, 1 审核中订单 (a paid order the platform holds for review)."""
+    return 1 if order.ship_block and order.status == gen.PAID else 0
 
 
 def refund_status(order: gen.SandboxOrder) -> int:
@@ -207,7 +217,7 @@ def render(order: gen.SandboxOrder) -> dict:
         "confirm_status": 0 if order.status == gen.UNPAID else 1,
         "after_sales_status": 0 if refund_status(order) == 1 else 6,
         "trade_type": 0,
-        "risk_control_status": 0,
+        "risk_control_status": risk_control_status(order),
         "receiver_name": r.get("name", ""),
         "receiver_phone": r.get("phone", ""),
         "receiver_address": f"{r.get('province', '')}{r.get('city', '')}{r.get('district', '')}{detail}",

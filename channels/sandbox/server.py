@@ -6,7 +6,7 @@ Routes:
     POST/GET /pdd/api/router          Pinduoduo
     GET  /_control/state              summary JSON
     POST /_control/accounts           {"platform", "credentials"}
-    POST /_control/generate           {"platform", "account_key", "n", ["minutes", "seed", "status"]}
+    POST /_control/generate           {"platform", "account_key", "n", ["minutes", "seed", "status", "ship_blocks"]}
     POST /_control/faults             {"platform", "kind", ["count"]}
     POST /_control/modify             {"platform", "order_id", "changes": {...}}
     POST /_control/trickle            {"platform", "account_key", "per_minute"}
@@ -152,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
                 start = end - timedelta(minutes=float(data.get("minutes", 60)))
                 ids = state.generate_orders(data["platform"], data["account_key"], int(data.get("n", 10)),
                                             start=start, end=end, seed=data.get("seed"),
-                                            status=data.get("status"))
+                                            status=data.get("status"), ship_blocks=bool(data.get("ship_blocks")))
                 return Reply(200, {"order_ids": ids})
             if path == "/_control/faults":
                 state.inject(data["platform"], data["kind"], int(data.get("count", 1)))

@@ -13,6 +13,12 @@
 Authenticates `X-Shopify-Access-Token`; a leaky bucket of 40 calls leaking 2/s on the sandbox
 clock, reported in `X-Shopify-Shop-Api-Call-Limit`, answers 429 + Retry-After when full.
 Webhook bodies (orders/create, orders/updated) are `render(order)`; channels.sandbox.push sends them.
+
+The buyer's e-mail is in `email`, `contact_email` and `customer.email`; refunded lines are in
+`refunds[]` {id, note, refund_line_items[{line_item_id, quantity, subtotal}], transactions}. An
+order's do-not-ship state is a fulfilment hold: its fulfilment order is `on_hold` with
+`fulfillment_holds[{reason, reason_notes}]` (REST spelling of FulfillmentHoldReason), and cannot
+be fulfilled while held.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ LEAK = 2.0
 LOCATION_ID = 61234567890
 SHOP_TZ = ZoneInfo("America/New_York")
 ALLOWED_WITH_PAGE_INFO = {"page_info", "limit", "fields"}
+HOLD_REASONS = {"awaiting_payment", "awaiting_return_items", "high_risk_of_fraud", "incorrect_address",
+                "inventory_out_of_stock", "online_store_post_purchase_cross_sell", "other", "unknown_delivery_date"}
 
 
 def api_name(req: Request) -> str:
@@ -144,12 +152,21 @@ def _fulfillment_orders(state, account_key: str, req: Request) -> Reply:
     order = state.find_order(PLATFORM, account_key, str(_ids(req)[0]))
     if order is None:
         return Reply(404, {"errors": "Not Found"})
+    return Reply(200, {"fulfillment_orders": [fulfillment_order(order)]})
+
+
+def fulfillment_order(order: gen.SandboxOrder) -> dict:
     status = {gen.UNPAID: "open", gen.PAID: "open", gen.CANCELLED: "cancelled"}.get(order.status, "closed")
-    return Reply(200, {"fulfillment_orders": [{
+    holds = []
+    if status == "open" and order.ship_block:
+        status = "on_hold"
+        reason = order.ship_block if order.ship_block in HOLD_REASONS else "other"
+        holds = [{"reason": reason, "reason_notes": "" if reason == order.ship_block else order.ship_block}]
+    return {
         "id": int(order.order_id) + 7, "order_id": int(order.order_id), "status": status,
-        "assigned_location_id": LOCATION_ID,
+        "assigned_location_id": LOCATION_ID, "fulfillment_holds": holds,
         "line_items": [{"id": int(ln.line_id) + 1, "line_item_id": int(ln.line_id), "quantity": ln.quantity,
-                        "fulfillable_quantity": ln.quantity if status == "open" else 0} for ln in order.lines]}]})
+                        "fulfillable_quantity": ln.quantity if status == "open" else 0} for ln in order.lines]}
 
 
 def _fulfill(state, account_key: str, req: Request) -> Reply:
@@ -164,7 +181,7 @@ def _fulfill(state, account_key: str, req: Request) -> Reply:
     if len(orders) != 1:
         return Reply(404, {"errors": "Not Found"})
     order = orders[0]
-    if order.status != gen.PAID:
+    if order.status != gen.PAID or fulfillment_order(order)["status"] != "open":
         return Reply(422, {"errors": ["Fulfillment order is not in an open state."]})
     state.ship(PLATFORM, order, carrier=company, tracking_number=tracking)
     return Reply(201, {"fulfillment": {"id": secrets.randbelow(10**12), "order_id": int(order.order_id),
@@ -218,11 +235,15 @@ def render(order: gen.SandboxOrder) -> dict:
     else:
         financial = "paid"
     first, _, last = r.get("name", "").partition(" ")
+    email = order.buyer_email or None
     return {
         "id": int(order.order_id),
         "name": f"#{1000 + int(order.order_id) % 100000}",
         "order_number": 1000 + int(order.order_id) % 100000,
-        "email": f"{first.lower() or 'buyer'}@example.com",
+        "email": email,
+        "contact_email": email,
+        "customer": {"id": int(order.order_id) % 10**9 + 7000000000000, "email": email, "first_name": first,
+                     "last_name": last},
         "financial_status": order.platform_status or financial,
         "fulfillment_status": "fulfilled" if order.status in (gen.SHIPPED, gen.COMPLETED) else None,
         "currency": order.currency,
@@ -242,6 +263,14 @@ def render(order: gen.SandboxOrder) -> dict:
             "id": int(ln.line_id), "product_id": int(ln.item_id), "variant_id": int(ln.sku_id), "sku": ln.outer_id,
             "title": ln.title, "quantity": ln.quantity, "price": _m(ln.price), "total_discount": _m(ln.discount),
         } for ln in order.lines],
+        "refunds": [{
+            "id": int(ln.line_id) + 3, "order_id": int(order.order_id), "created_at": _t(order.modified),
+            "processed_at": _t(order.modified), "note": ln.refund_reason or None, "restock": False,
+            "refund_line_items": [{"id": int(ln.line_id) + 5, "line_item_id": int(ln.line_id), "quantity": ln.quantity,
+                                   "restock_type": "no_restock", "subtotal": _m(ln.payment), "total_tax": "0.00"}],
+            "transactions": [{"kind": "refund", "status": "success", "amount": _m(ln.payment),
+                              "currency": order.currency}],
+        } for ln in order.lines if ln.refund == "refunded"],
         "shipping_address": {"name": r.get("name", ""), "first_name": first, "last_name": last,
                              "address1": r.get("address", ""), "address2": None, "city": r.get("city", ""),
                              "province_code": r.get("province", ""), "zip": r.get("zip", ""),

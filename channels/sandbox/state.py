@@ -35,7 +35,9 @@ REQUIRED_CREDENTIALS = {
     "douyin": ("app_key", "app_secret", "shop_id"),
 }
 MODIFY_KEYS = {"status", "platform_status", "refund", "line_refunds", "receiver", "buyer_note", "seller_note",
-               "modified", "post_fee"}
+               "modified", "post_fee",
+               # issue 14: a do-not-ship state (True / False / the platform's reason) and refund reasons
+               "ship_block", "refund_reason", "refund_reasons"}
 
 
 def account_key_of(platform: str, credentials: dict) -> str:
@@ -89,8 +91,9 @@ class SandboxState:
 
     # ---- orders -----------------------------------------------------------------------------
     def generate_orders(self, platform: str, account_key: str, n: int, *, start: datetime, end: datetime,
-                        seed=None, skus=None, status: str | None = None) -> list[str]:
-        """Create `n` orders created/modified within [start, end]; return their platform ids."""
+                        seed=None, skus=None, status: str | None = None, ship_blocks: bool = False) -> list[str]:
+        """Create `n` orders created/modified within [start, end]; return their platform ids.
+        `ship_blocks`: now and then a paid order carries its platform's do-not-ship state."""
         self._check_platform(platform)
         if status is not None and status not in gen.STATES:
             raise ValueError(f"unknown status {status!r}")
@@ -111,7 +114,7 @@ class SandboxState:
                 while order_id in book:
                     order_id = gen.new_order_id(platform, rng, created_hint)
                 order = gen.make_order(platform, account_key, order_id, rng, start=start, end=end,
-                                       skus=skus, status=status)
+                                       skus=skus, status=status, ship_blocks=ship_blocks)
                 book[order_id] = order
                 ids.append(order_id)
         for order_id in ids:
@@ -122,11 +125,15 @@ class SandboxState:
         """Change an order as the buyer/platform would, bumping its modified time (to `modified`
         if given, else now). Keys: status, platform_status, refund ("", "requested", "refunded"
         on every line), line_refunds {line_id: refund}, receiver {name, phone, province, city,
-        district, town, address, zip}, buyer_note, seller_note, post_fee, modified.
+        district, town, address, zip}, buyer_note, seller_note, post_fee, modified;
+        ship_block (True / False / a reason in the platform's words: rendered as that platform's
+        do-not-ship state, see generator.SandboxOrder.ship_block), refund_reason (every line) and
+        refund_reasons {line_id: reason}, served where the platform's order payload carries one.
         Returns the order as the platform renders it."""
         unknown = set(changes) - MODIFY_KEYS
         if unknown:
             raise ValueError(f"unknown change(s): {', '.join(sorted(unknown))}")
+        block = _ship_block(platform, changes["ship_block"]) if "ship_block" in changes else None
         with self.lock:
             order = self._get(platform, order_id)
             now = changes.get("modified") or self.now()
@@ -164,6 +171,15 @@ class SandboxState:
             for key in ("buyer_note", "seller_note", "post_fee"):
                 if key in changes:
                     setattr(order, key, changes[key])
+            if block is not None:
+                order.ship_block = block
+            for ln in order.lines if "refund_reason" in changes else ():
+                ln.refund_reason = str(changes["refund_reason"] or "")
+            for line_id, reason in (changes.get("refund_reasons") or {}).items():
+                matches = [ln for ln in order.lines if ln.line_id == str(line_id)]
+                if not matches:
+                    raise KeyError(f"order {order_id} has no line {line_id}")
+                matches[0].refund_reason = str(reason or "")
             order.modified = gen.truncate(now)
             rendered = FAKES[platform].render(order)
         self._emit(platform, order.account, order.order_id, "address" if set(changes) == {"receiver"} else "modified")
@@ -305,7 +321,7 @@ class SandboxState:
                 try:
                     now = self.now()
                     self.generate_orders(platform, account_key, 1, start=now, end=now, skus=skus,
-                                         status=gen.PAID, seed=rng.random())
+                                         status=gen.PAID, seed=rng.random(), ship_blocks=True)
                     if rng.random() < 0.2:
                         self._trickle_modify(platform, account_key, rng)
                 except Exception:  # keep the demo running; the log says why
@@ -361,6 +377,14 @@ class SandboxState:
     @staticmethod
     def _no_account(platform: str, key: str):
         raise KeyError(f"no {platform} sandbox account {key!r}")
+
+
+def _ship_block(platform: str, value) -> str:
+    if platform == "woocommerce" and value:
+        raise ValueError("woocommerce has no do-not-ship state (on-hold means awaiting payment)")
+    if value is True:
+        return gen.default_block(platform)
+    return str(value) if value else ""
 
 
 def _count(values) -> dict:

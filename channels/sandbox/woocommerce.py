@@ -10,6 +10,10 @@
 
 Basic auth with consumer key / secret (the sandbox accepts it over plain HTTP on loopback; a real
 site needs HTTPS for Basic auth). Errors `{"code", "message", "data": {"status"}}`.
+
+The buyer's e-mail is `billing.email`; an order's refunds are `refunds[{id, reason, total}]`
+(order level: the orders endpoint does not say which lines a refund covers). WooCommerce has no
+do-not-ship state (`on-hold` is awaiting payment).
 """
 
 from __future__ import annotations
@@ -183,8 +187,10 @@ def render(order: gen.SandboxOrder) -> dict:
         "date_paid_gmt": _gmt(order.paid_at), "date_completed_gmt": _gmt(order.shipped_at),
         "discount_total": f"{order.discount:.2f}", "shipping_total": f"{order.post_fee:.2f}",
         "total": f"{order.payment:.2f}", "total_tax": "0.00", "customer_note": order.buyer_note,
-        "billing": {**address, "email": f"{first.lower() or 'buyer'}@example.com", "phone": r.get("phone", "")},
+        "billing": {**address, "email": order.buyer_email, "phone": r.get("phone", "")},
         "shipping": {**address, "phone": r.get("phone", "")},
+        "refunds": [{"id": int(ln.line_id) % 10**6 + 1, "reason": ln.refund_reason, "total": f"-{ln.payment:.2f}"}
+                    for ln in order.lines if ln.refund == "refunded"],
         "line_items": [{
             "id": int(ln.line_id), "name": ln.title, "product_id": int(ln.item_id), "variation_id": int(ln.sku_id),
             "quantity": ln.quantity, "sku": ln.outer_id, "price": float(ln.price),

@@ -4,7 +4,13 @@ call, idempotent per object_id) and `cainiao.waybill.ii.cancel`.
 TOP signing: every param except `sign`, empty values dropped, sorted by key, `key+value`
 concatenated; md5 = MD5(secret + s + secret), hmac = HMAC-MD5(secret, s), hmac-sha256 =
 HMAC-SHA256(secret, s); UTF-8, upper-case hex. Errors arrive as HTTP 200 `error_response`.
-Credentials: app_key, app_secret, session, sign_method (default hmac-sha256)."""
+Credentials: app_key, app_secret, session, sign_method (default hmac-sha256), need_encrypt
+(optional: sent as is; whether the returned print_data is encrypted).
+
+Privacy orders (Taobao oaid): when a request's recipient carries a non-empty "oaid", it is sent as
+`recipient.oaid` (RecipientInfoDto: 淘宝订单收件人ID, 淘宝订单加密情况用于解密); the receiver's plain
+fields may then be the platform's masked ones. Cainiao decrypts; the print_data it returns is for
+its print component (bububa/opentaobao metadata/assets/json/waybill/cainiao_waybill_ii_get.json)."""
 
 from __future__ import annotations
 
@@ -125,11 +131,13 @@ class CainiaoClient(HttpClient):
                     "order_info": {"order_channels_type": "TB", "trade_order_list": r.order_refs or [r.ref]},
                     "package_info": {"items": [{"name": it["name"][:60], "count": it["count"]} for it in r.items],
                                      "weight": r.weight_grams},
-                    "recipient": _person(r.recipient),
+                    "recipient": _recipient(r.recipient),
                 }
                 for r in chunk
             ],
         }
+        if "need_encrypt" in self.credentials:
+            request["need_encrypt"] = _flag(self.credentials["need_encrypt"])
         body = self.call("cainiao.waybill.ii.get",
                          {"param_waybill_cloud_print_apply_new_request": json.dumps(request, ensure_ascii=False)},
                          "cainiao_waybill_ii_get_response")
@@ -154,3 +162,14 @@ def _person(who: dict) -> dict:
     return {"name": who.get("name", ""), "mobile": who.get("mobile", ""),
             "address": {"province": who.get("province", ""), "city": who.get("city", ""),
                         "district": who.get("district", ""), "detail": who.get("detail", "")}}
+
+
+def _recipient(who: dict) -> dict:
+    out = _person(who)
+    if who.get("oaid"):
+        out["oaid"] = str(who["oaid"])
+    return out
+
+
+def _flag(value) -> bool:
+    return str(value).strip().lower() not in ("", "0", "false", "no")

@@ -1,7 +1,7 @@
 """The carrier sandbox: one loopback HTTP server with
 
     POST /sf/std/service                 SF open platform (msgDigest checked)
-    POST /cainiao/router/rest            Taobao TOP: cainiao.waybill.ii.get / .cancel (sign checked)
+    POST /cainiao/router/rest            Taobao TOP: cainiao.waybill.ii.get / .cancel (sign checked; cainiao.py)
     POST /kuaidi100/poll/query.do        Kuaidi100 real-time query (sign checked)
     GET  /_control/state                 summary
     POST /_control/faults                {"provider": "sf|cainiao|kuaidi100", "kind", "count"}
@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import logging
 import threading
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
@@ -35,12 +34,12 @@ from zoneinfo import ZoneInfo
 
 from oms.sandbox_server import LoopbackServer
 
+from .cainiao import Reply, cainiao_handle, top_error
 from .timeline import steps
 
 logger = logging.getLogger(__name__)
 CN_TZ = ZoneInfo("Asia/Shanghai")
 MALFORMED = '<html><body>502 Bad Gateway</body></html>{"apiResult'
-CAINIAO_CPS = {"YTO", "ZTO", "STO", "YUNDA", "POSTB", "EMS", "HTKY", "JT"}
 K100_TO_CP = {"shunfeng": "SF", "yuantong": "YTO", "zhongtong": "ZTO", "shentong": "STO", "yunda": "YUNDA",
               "jd": "JD", "ems": "EMS", "jtexpress": "HTKY"}
 
@@ -56,13 +55,7 @@ class Parcel:
     receiver: str = ""
     scenario: str = "normal"
     cancelled: bool = False
-
-
-@dataclass
-class Reply:
-    status: int
-    body: object
-    headers: dict = field(default_factory=dict)
+    oaid: str = ""
 
 
 class CarrierSandboxState:
@@ -196,15 +189,6 @@ def sf_expected_digest(msg_data: str, timestamp: str, check_word: str) -> str:
     return base64.b64encode(hashlib.md5(_java_urlencode(msg_data + timestamp + check_word).encode()).digest()).decode()
 
 
-def top_expected_sign(params: dict, secret: str, method: str) -> str:
-    items = sorted((k, v) for k, v in params.items() if k != "sign" and k and v not in (None, ""))
-    joined = "".join(k + v for k, v in items).encode()
-    if method == "md5":
-        return hashlib.md5(secret.encode() + joined + secret.encode()).hexdigest().upper()
-    algo = hashlib.md5 if method == "hmac" else hashlib.sha256
-    return hmac.new(secret.encode(), joined, algo).hexdigest().upper()
-
-
 # ---- SF ----------------------------------------------------------------------------------
 def _sf_reply(code: str, msg: str = "", data: dict | None = None) -> Reply:
     return Reply(200, {"apiResultCode": code, "apiErrorMsg": msg, "apiResponseID": hashlib.md5(
@@ -283,79 +267,6 @@ def sf_handle(state: CarrierSandboxState, p: dict) -> Reply:
     return _sf_reply("A1001", f"未知服务 {service}")
 
 
-# ---- Cainiao through TOP -----------------------------------------------------------------
-def _top_error(code: int, msg: str, sub_code: str = "", sub_msg: str = "") -> Reply:
-    return Reply(200, {"error_response": {"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg,
-                                          "request_id": hashlib.md5(str(time.time()).encode()).hexdigest()[:13]}})
-
-
-def cainiao_handle(state: CarrierSandboxState, p: dict) -> Reply:
-    account = state.top_accounts.get(p.get("app_key", ""))
-    if account is None:
-        return _top_error(29, "Invalid app Key", "isv.appkey-not-exists")
-    method = p.get("sign_method") or "md5"
-    if p.get("sign") != top_expected_sign(p, account["app_secret"], method):
-        return _top_error(25, "Invalid signature")
-    try:
-        ts = datetime.strptime(p.get("timestamp", ""), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CN_TZ)
-    except ValueError:
-        return _top_error(41, "Invalid arguments:timestamp")
-    if abs((datetime.now(CN_TZ) - ts).total_seconds()) > 600:
-        return _top_error(43, "Invalid timestamp")
-    if p.get("session") != account.get("session"):
-        return _top_error(27, "Invalid session", "invalid-sessionkey")
-    api = p.get("method", "")
-    state.log("cainiao", api)
-    if api == "cainiao.waybill.ii.get":
-        try:
-            req = json.loads(p.get("param_waybill_cloud_print_apply_new_request") or "")
-        except ValueError:
-            return _top_error(15, "Remote service error", "isv.PARAM_INVALID", "请求参数不是合法 JSON")
-        cp = req.get("cp_code")
-        if cp not in CAINIAO_CPS:
-            return _top_error(15, "Remote service error", "isv.CP_CODE_INVALID", f"不支持的物流公司 {cp}")
-        dtos = req.get("trade_order_info_dtos") or []
-        if not dtos or len(dtos) > 10:
-            return _top_error(15, "Remote service error", "isv.PARAM_INVALID", "trade_order_info_dtos 数量须为 1-10")
-        sender = req.get("sender") or {}
-        for dto in dtos:  # one bad parcel refuses the whole call, as the real service does
-            rcp = dto.get("recipient") or {}
-            addr = rcp.get("address") or {}
-            if not dto.get("object_id"):
-                return _top_error(15, "Remote service error", "isv.PARAM_INVALID", "object_id 不能为空")
-            if not rcp.get("name") or not rcp.get("mobile") or not addr.get("province") or not addr.get("detail"):
-                return _top_error(15, "Remote service error", "isv.RECIPIENT_ADDRESS_INVALID",
-                                  f"收件人信息不完整（{dto['object_id']}）")
-            if rcp.get("name") in state.rejected_names["cainiao"]:
-                return _top_error(15, "Remote service error", "isv.ADDRESS_NOT_REACHABLE",
-                                  f"收件地址不在派送范围（{dto['object_id']}）")
-        modules = []
-        with state.lock:
-            for dto in dtos:
-                key = (p["app_key"], cp, dto["object_id"])
-                number = state.cainiao.get(key)
-                if number is None:
-                    number = state.cainiao[key] = state.new_number(cp)
-                    rcp = dto["recipient"]
-                    state.register_parcel(number, cp_code=cp, origin=(sender.get("address") or {}).get("city", ""),
-                                          dest=rcp["address"].get("city", ""), phone=rcp.get("mobile", ""),
-                                          receiver=rcp.get("name", ""))
-                secret = base64.b64encode(hashlib.sha256(number.encode()).digest()).decode()
-                modules.append({"object_id": dto["object_id"], "waybill_code": number, "cp_code": cp,
-                                "print_data": json.dumps({"encryptedData": secret, "signature": secret[:16],
-                                                          "templateURL": dto.get("template_url", ""),
-                                                          "ver": "waybill_print_secret_version_1"})})
-        return Reply(200, {"cainiao_waybill_ii_get_response": {"modules": {"waybill_cloud_print_response": modules},
-                                                                "request_id": "sandbox"}})
-    if api == "cainiao.waybill.ii.cancel":
-        number = p.get("waybill_code", "")
-        known = number in state.cainiao.values()
-        if known:
-            state.parcel(number).cancelled = True
-        return Reply(200, {"cainiao_waybill_ii_cancel_response": {"cancel_result": known, "request_id": "sandbox"}})
-    return _top_error(22, "Invalid method", "", api)
-
-
 # ---- Kuaidi100 ---------------------------------------------------------------------------
 def _k100_fail(code: str, message: str) -> Reply:
     return Reply(200, {"result": False, "returnCode": code, "message": message})
@@ -417,7 +328,7 @@ def dispatch(state: CarrierSandboxState, path: str, params: dict) -> Reply | Non
         if provider == "sf":
             return _sf_reply("A1005", "流量受限")
         if provider == "cainiao":
-            return _top_error(7, "App Call Limited", "accesscontrol.limited-by-app-access-count")
+            return top_error(7, "App Call Limited", "accesscontrol.limited-by-app-access-count")
         return _k100_fail("502", "服务器繁忙，请稍后重试")
     reply = handler(state, params)
     if kind == "http500_after":  # the work was done, the answer is lost on the way back

@@ -69,7 +69,19 @@ def adapter_for(sandbox, platform: str, *, credentials: dict | None = None, page
         creds.setdefault("message_url", sandbox.ws_url)
     shop = shop or Shop(platform=platform, name=f"{platform} test shop", credentials=creds,
                         api_base_url=f"{sandbox.url}/{platform}")
-    if platform == "amazon" and "clock" not in kwargs:  # its token bucket must not wait for real time
+    if platform == "shopify" and "sleep" not in kwargs:  # the fake's leaky bucket leaks on the adapter's time
+        fake = getattr(sandbox, "fake_clock", None) or FakeClock()
+        sandbox.fake_clock = fake
+        sandbox.state.clock = fake.time
+        recorder = SleepRecorder()
+
+        def sleep(seconds):
+            fake.sleep(seconds)
+            recorder(seconds)
+
+        adapter = get_adapter(shop, sleep=sleep, **kwargs)
+        adapter._sleep.calls = recorder.calls
+    elif platform == "amazon" and "clock" not in kwargs:  # its token bucket must not wait for real time
         fake = getattr(sandbox, "fake_clock", None) or FakeClock()
         sandbox.fake_clock = fake
         sandbox.state.clock = fake.time  # the fake's usage-plan buckets run on the same clock

@@ -17,6 +17,7 @@ from channels.adapters.pdd import sign_pdd
 from channels.adapters.taobao import sign_top
 from channels.models import Listing
 from channels.sandbox import generator as gen
+from channels.sandbox import taobao as fake_taobao
 from orders.canonical import CanonicalOrder, PlatformState
 
 from .conftest import ACCOUNT_KEYS, CN_TZ, SleepRecorder
@@ -85,7 +86,7 @@ def test_normalize_generated_orders(sandbox, make_adapter, window, platform):
     adapter = make_adapter(platform)
     raws = fetch_all(adapter, start, end)
     assert len(raws) == 60
-    seen_states, multi_line, with_note = set(), 0, 0
+    seen_states, multi_line, with_note, with_oaid = set(), 0, 0, 0
     for raw in raws:
         order = adapter.normalize(raw)
         truth = sandbox.state.order(platform, order.platform_order_id)
@@ -102,6 +103,13 @@ def test_normalize_generated_orders(sandbox, make_adapter, window, platform):
         assert order.modified_at == truth.modified
         assert order.paid_at == truth.paid_at
         r = truth.receiver
+        if truth.oaid:  # a Taobao privacy order: its receiver comes masked, beside the oaid
+            assert order.receiver_oaid == truth.oaid
+            with_oaid += 1
+            r = fake_taobao.mask_receiver(r)
+            assert "*" in order.receiver_name and "****" in order.receiver_phone
+        else:
+            assert order.receiver_oaid == ""
         assert (order.receiver_name, order.receiver_phone) == (r["name"], r["phone"])
         assert order.receiver_phone[0] == "1" and order.receiver_phone[1] in "3456789"
         assert len(order.receiver_phone) == 11
@@ -133,6 +141,7 @@ def test_normalize_generated_orders(sandbox, make_adapter, window, platform):
         with_note += bool(order.buyer_note)
     assert PlatformState.PAID in seen_states and len(seen_states) >= 3
     assert multi_line > 0 and with_note > 0
+    assert (with_oaid > 0) == (platform == "taobao")
 
 
 def test_taobao_status_map_and_flags(make_adapter, sandbox, window):
@@ -147,8 +156,9 @@ def test_taobao_status_map_and_flags(make_adapter, sandbox, window):
         raw = sandbox.state.modify_order("taobao", tid, platform_status=status)
         order = adapter.normalize(raw)
         assert order.state == state and order.platform_status == status
-    assert adapter.normalize(sandbox.state.modify_order("taobao", tid, platform_status="PAID_FORBID_CONSIGN")
-                             ).extra["forbid_consign"] is True
+    blocked = adapter.normalize(sandbox.state.modify_order("taobao", tid, platform_status="PAID_FORBID_CONSIGN"))
+    assert blocked.ship_blocks == {"forbid_consign": "PAID_FORBID_CONSIGN"}
+    assert adapter.normalize(sandbox.state.modify_order("taobao", tid, platform_status="")).ship_blocks == {}
 
 
 def test_refund_and_address_changes_show_up_in_the_next_pull(sandbox, make_adapter, window):

@@ -359,6 +359,7 @@ def test_a_merged_order_confirms_the_shipment_to_every_source_order(tenant, sand
     first = sandbox.state._get("taobao", ids[0])
     second = sandbox.state._get("taobao", ids[1])
     second.buyer_nick, second.receiver = first.buyer_nick, dict(first.receiver)
+    second.oaid = first.oaid  # one receiver: Taobao gives both trades the same oaid
     second.buyer_note = first.buyer_note = second.seller_note = first.seller_note = ""
     pull(shop, sandbox, now)
     orders = list(Order.objects.filter(shop=shop).order_by("pk"))
