@@ -63,7 +63,7 @@ class ShopAdmin(TenantAdmin):
         form = super().get_form(request, obj, **kwargs)
         return type(form.__name__, (form,), {"tenant_id": getattr(request.tenant, "pk", None)})
 
-    @admin.action(description=_("立即拉单"))
+    @admin.action(description=_("立即拉单"), permissions=["change"])
     def pull_now(self, request, queryset):
         for shop in queryset:
             tasks.pull_shop.delay(shop.tenant_id, shop.pk)
@@ -115,7 +115,7 @@ class RawOrderAdmin(ReadOnlyTenantAdmin):
     def has_change_permission(self, request, obj=None):
         return self._can(request, "change") and obj is None
 
-    @admin.action(description=_("重新处理所选报文"))
+    @admin.action(description=_("重新处理所选报文"), permissions=["change"])
     def replay(self, request, queryset):
         results = {}
         for raw in queryset.select_related("shop"):
