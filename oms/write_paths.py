@@ -217,7 +217,7 @@ ACTIONS: dict[str, str] = {
     INV + "transfer_ship": _("采纳、发出、到货、关闭"),
     INV + "transfer_update_lines": _("修改数量"),
     LOG + "shipment_override": _("改派快递"),
-    LOG + "shipment_ship": _("发货"),
+    LOG + "shipment_ship": _("标记发货"),
     LOG + "waybill_cancel": _("取消面单"),
 }
 
