@@ -1,6 +1,9 @@
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Warehouse
@@ -59,9 +62,21 @@ class ShopAdmin(TenantAdmin):
     readonly_fields = ("credentials_masked", "high_water_mark", "last_pull_at", "last_pull_error")
     actions = ["pull_now"]
 
+    #: what every listing of the shop is told depends on these: a change re-pushes availability
+    AVAILABILITY_FIELDS = frozenset({"enabled", "safety_stock", "allocation_ratio", "warehouses"})
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         return type(form.__name__, (form,), {"tenant_id": getattr(request.tenant, "pk", None)})
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        shop = form.instance
+        if change and self.AVAILABILITY_FIELDS & set(form.changed_data):
+            sku_ids = sorted(set(Listing.objects.filter(tenant_id=shop.tenant_id, shop=shop)
+                                 .values_list("sku_id", flat=True)))
+            transaction.on_commit(partial(services.schedule_availability_push, tenant_id=shop.tenant_id,
+                                          sku_ids=sku_ids))
 
     @admin.action(description=_("立即拉单"), permissions=["change"])
     def pull_now(self, request, queryset):

@@ -152,6 +152,28 @@ def test_an_admin_save_never_writes_back_a_stale_copy_of_what_a_service_wrote(ow
     assert (shop.pull_lock_token, shop.credentials) == ("tok-1", {"app_key": "k", "app_secret": "s"})
 
 
+def test_changing_a_shops_safety_stock_re_pushes_its_listings(owner_client, tenant, monkeypatch,
+                                                              django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from channels import tasks
+
+    shop = factories.ShopFactory(tenant=tenant, safety_stock=0)
+    listing = factories.ListingFactory(tenant=tenant, shop=shop)
+    other = factories.ListingFactory(tenant=tenant)  # another shop's listing of another SKU
+    cache.clear()
+    sent = []
+    monkeypatch.setattr(tasks.push_listing, "apply_async", lambda args, countdown: sent.append(args))
+    data = _form_data(owner_client.get(_url(Shop, "change", shop.pk)))
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(_url(Shop, "change", shop.pk), {**data, "name": shop.name})  # nothing that matters
+    assert sent == []
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(_url(Shop, "change", shop.pk), {**data, "safety_stock": "5"})
+    assert [args[:2] for args in sent] == [[tenant.pk, listing.pk]]
+    assert other.pk not in {args[1] for args in sent}
+
+
 def test_a_listing_saved_in_the_admin_maps_the_orders_held_for_it(owner_client, tenant):
     env = Env(tenant)
     env.receive(env.hz, env.a, 5)
