@@ -101,6 +101,9 @@ class ListingAdmin(TenantAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        if not change or {"sku", "push_enabled"} & set(form.changed_data):  # the platform hears the new figure
+            transaction.on_commit(partial(services.schedule_availability_push, tenant_id=obj.tenant_id,
+                                          sku_ids=[obj.sku_id]))
         n = services.listing_saved(listing=obj)
         if n:
             self.message_user(request, _("已重新处理 %(n)d 个待匹配订单") % {"n": n})

@@ -38,6 +38,11 @@ class SkuAdmin(TenantAdmin):
     search_fields = ("code", "name", "barcode")
     inlines = [SkuComponentInline]
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change and ({"is_combo", "active"} & set(form.changed_data) or any(f.has_changed() for f in formsets)):
+            services.sku_saved(tenant_id=_tenant_id(request), sku_id=form.instance.pk)
+
 
 @admin.register(Warehouse)
 class WarehouseAdmin(TenantAdmin):

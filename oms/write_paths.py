@@ -10,8 +10,9 @@ an editable field a service owns, and on any field of an admin model listed nowh
   or ledger row, or re-run review. `"*"` stands for every field not listed otherwise (ledgers,
   archives, timelines: written by the system only).
 - `editable`: fields no service owns (configuration, master data): the admin edits them.
-- `saved_by`: the admin saves this model through that service (its save_model calls it), so
-  its editable fields and the fields that service owns may be entered in the add form.
+- `saved_by`: the admin saves this model through that service (its save_model / save_related
+  calls it: the mapping is re-applied, availability re-pushed ...); the fields that service owns
+  may be entered in the add form.
 - `page`: where the actions are (an URL name and the attribute giving its argument).
 
 A new model field is one line here; a field listed nowhere is read-only in the admin and fails
@@ -120,9 +121,9 @@ WRITE_PATHS: dict[str, WritePaths] = {
                                               "min_paid_amount", "gift_sku", "gift_quantity", "per_quantity",
                                               "enabled")),
     # --- inventory ---------------------------------------------------------------------------------
-    "inventory.Sku": WritePaths(editable=_e("code", "name", "barcode", "is_combo", "reference_price", "currency",
-                                            "weight_grams", "active")),
-    "inventory.SkuComponent": WritePaths(editable=_e("combo", "component", "quantity")),
+    "inventory.Sku": WritePaths(saved_by=INV + "sku_saved", editable=_e(
+        "code", "name", "barcode", "is_combo", "reference_price", "currency", "weight_grams", "active")),
+    "inventory.SkuComponent": WritePaths(saved_by=INV + "sku_saved", editable=_e("combo", "component", "quantity")),
     "inventory.Warehouse": WritePaths(editable=_e("code", "name", "province", "city", "address", "contact_name",
                                                   "contact_phone", "regions", "priority", "active")),
     "inventory.StockLevel": WritePaths(

@@ -9,6 +9,7 @@ with the file to add it to."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import pytest
 from django.apps import apps
@@ -78,6 +79,16 @@ def test_a_field_listed_twice_or_a_name_that_is_no_field_is_reported():
     problems = write_paths.problems(apps.get_model("orders.Blacklist"), registry)
     assert "orders.Blacklist.note is both service-owned and editable in oms/write_paths.py" in problems
     assert any("'nickname', which is no editable field" in p for p in problems)
+
+
+def test_a_model_saved_through_a_service_has_an_admin_that_calls_it():
+    """`saved_by` is a promise about the admin's code; the behaviour tests check what it does."""
+    for model in SHOWN:
+        service = WRITE_PATHS[model._meta.label].saved_by
+        if not service:
+            continue
+        admins = [ma for m, ma in OUR_ADMINS.items() if m is model or model in {i.model for i in ma.inlines}]
+        assert any(service.rpartition(".")[2] in inspect.getsource(type(ma)) for ma in admins), (model, service)
 
 
 # --- the walk ---------------------------------------------------------------------------------------

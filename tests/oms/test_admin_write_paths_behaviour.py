@@ -174,6 +174,50 @@ def test_changing_a_shops_safety_stock_re_pushes_its_listings(owner_client, tena
     assert other.pk not in {args[1] for args in sent}
 
 
+def test_remapping_a_listing_in_the_admin_pushes_the_new_skus_figure(owner_client, tenant, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from channels import tasks
+
+    listing = factories.ListingFactory(tenant=tenant)
+    new_sku = factories.SkuFactory(tenant=tenant)
+    cache.clear()
+    sent = []
+    monkeypatch.setattr(tasks.push_listing, "apply_async", lambda args, countdown: sent.append(args))
+    data = _form_data(owner_client.get(_url(Listing, "change", listing.pk)))
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(_url(Listing, "change", listing.pk), {**data, "sku": new_sku.pk})
+    listing.refresh_from_db()
+    assert listing.sku == new_sku
+    assert [args[:2] for args in sent] == [[tenant.pk, listing.pk]]
+
+
+def test_changing_a_combos_components_in_the_admin_re_pushes_it(owner_client, tenant,
+                                                                django_capture_on_commit_callbacks):
+    from oms import signals
+
+    combo = factories.SkuFactory(tenant=tenant, is_combo=True)
+    part = factories.SkuFactory(tenant=tenant)
+    seen = []
+
+    def record(sender, *, tenant_id, sku_ids, **kwargs):
+        seen.append((tenant_id, set(sku_ids)))
+
+    signals.stock_changed.connect(record, dispatch_uid="test-admin-sku")
+    try:
+        data = _form_data(owner_client.get(_url(combo.__class__, "change", combo.pk)))
+        with django_capture_on_commit_callbacks(execute=True):
+            resp = owner_client.post(_url(combo.__class__, "change", combo.pk), {
+                **data, "components-TOTAL_FORMS": 1, "components-INITIAL_FORMS": 0, "components-MIN_NUM_FORMS": 0,
+                "components-MAX_NUM_FORMS": 1000, "components-0-component": part.pk, "components-0-quantity": 2})
+    finally:
+        signals.stock_changed.disconnect(dispatch_uid="test-admin-sku")
+    assert resp.status_code == 302
+    assert combo.components.get().component == part
+    assert (tenant.pk, {combo.pk}) in seen
+
+
 def test_a_listing_saved_in_the_admin_maps_the_orders_held_for_it(owner_client, tenant):
     env = Env(tenant)
     env.receive(env.hz, env.a, 5)
