@@ -1,6 +1,9 @@
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Warehouse
@@ -59,11 +62,23 @@ class ShopAdmin(TenantAdmin):
     readonly_fields = ("credentials_masked", "high_water_mark", "last_pull_at", "last_pull_error")
     actions = ["pull_now"]
 
+    #: what every listing of the shop is told depends on these: a change re-pushes availability
+    AVAILABILITY_FIELDS = frozenset({"enabled", "safety_stock", "allocation_ratio", "warehouses"})
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         return type(form.__name__, (form,), {"tenant_id": getattr(request.tenant, "pk", None)})
 
-    @admin.action(description=_("立即拉单"))
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        shop = form.instance
+        if change and self.AVAILABILITY_FIELDS & set(form.changed_data):
+            sku_ids = sorted(set(Listing.objects.filter(tenant_id=shop.tenant_id, shop=shop)
+                                 .values_list("sku_id", flat=True)))
+            transaction.on_commit(partial(services.schedule_availability_push, tenant_id=shop.tenant_id,
+                                          sku_ids=sku_ids))
+
+    @admin.action(description=_("立即拉单"), permissions=["change"])
     def pull_now(self, request, queryset):
         for shop in queryset:
             tasks.pull_shop.delay(shop.tenant_id, shop.pk)
@@ -86,6 +101,9 @@ class ListingAdmin(TenantAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        if not change or {"sku", "push_enabled"} & set(form.changed_data):  # the platform hears the new figure
+            transaction.on_commit(partial(services.schedule_availability_push, tenant_id=obj.tenant_id,
+                                          sku_ids=[obj.sku_id]))
         n = services.listing_saved(listing=obj)
         if n:
             self.message_user(request, _("已重新处理 %(n)d 个待匹配订单") % {"n": n})
@@ -115,7 +133,7 @@ class RawOrderAdmin(ReadOnlyTenantAdmin):
     def has_change_permission(self, request, obj=None):
         return self._can(request, "change") and obj is None
 
-    @admin.action(description=_("重新处理所选报文"))
+    @admin.action(description=_("重新处理所选报文"), permissions=["change"])
     def replay(self, request, queryset):
         results = {}
         for raw in queryset.select_related("shop"):

@@ -1,7 +1,5 @@
 from django.contrib import admin, messages
 from django.http import Http404
-from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
@@ -39,6 +37,11 @@ class SkuAdmin(TenantAdmin):
     list_filter = ("is_combo", "active")
     search_fields = ("code", "name", "barcode")
     inlines = [SkuComponentInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change and ({"is_combo", "active"} & set(form.changed_data) or any(f.has_changed() for f in formsets)):
+            services.sku_saved(tenant_id=_tenant_id(request), sku_id=form.instance.pk)
 
 
 @admin.register(Warehouse)
@@ -145,13 +148,18 @@ class StockWriteOffAdmin(ReadOnlyTenantAdmin):
 
 
 class TransferLineInline(TenantTabularInline):
-    """Lines are entered with a new transfer; afterwards quantities change on the transfer page
-    (through the services), never here."""
+    """Lines are entered with a new transfer (inventory.services.transfer_create); afterwards
+    quantities change on the transfer page (through the services), never here."""
 
     model = TransferLine
     area = Area.INVENTORY
     fields = ("sku", "quantity", "received_quantity", "lost_quantity")
-    readonly_fields = ("received_quantity", "lost_quantity")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "sku":
+            field.queryset = field.queryset.filter(is_combo=False)  # combos move as their components
+        return field
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
@@ -170,20 +178,13 @@ class TransferOrderAdmin(TenantAdmin):
     list_filter = ("status", "suggested", "source", "destination")
     list_select_related = ("source", "destination")
     inlines = [TransferLineInline]
-    readonly_fields = ("status", "suggested", "reason", "accepted_at", "edited_at", "shipped_at", "received_at",
-                       "closed_at", "created_by", "page_link")
     actions = ["accept_selected", "ship_selected", "dismiss_selected"]
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("source", "destination", "note")
-        return ("page_link", "source", "destination", "status", "suggested", "reason", "note", "accepted_at",
+        return ("source", "destination", "status", "suggested", "reason", "note", "accepted_at",
                 "edited_at", "shipped_at", "received_at", "closed_at", "created_by")
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return ()
-        return (*self.readonly_fields, "source", "destination")
 
     def has_delete_permission(self, request, obj=None):
         return False  # dismiss instead: a transfer that moved stock is history
@@ -192,15 +193,27 @@ class TransferOrderAdmin(TenantAdmin):
     def number_link(self, obj):
         return obj.number
 
-    @admin.display(description=_("调拨页面"))
-    def page_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("inventory:transfer_detail", args=[obj.pk]),
-                           _("打开调拨单页面（修改数量、发出、到货、关闭）"))
-
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+        # a new transfer is created with its lines by transfer_create, in save_related
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            return super().save_related(request, form, formsets, change)
+        lines: dict[int, int] = {}
+        for formset in formsets:
+            for line in formset.forms:
+                data = getattr(line, "cleaned_data", None) or {}
+                if data.get("sku") and data.get("quantity") and not data.get("DELETE"):
+                    lines[data["sku"].pk] = lines.get(data["sku"].pk, 0) + data["quantity"]
+        obj = form.instance
+        transfer = services.transfer_create(tenant_id=_tenant_id(request), source_id=obj.source_id,
+                                            destination_id=obj.destination_id, lines=lines, note=obj.note,
+                                            actor=request.user)
+        obj.pk, obj.tenant_id, obj.created_by = transfer.pk, transfer.tenant_id, request.user
+        for formset in formsets:  # what the history entry lists as added
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = list(transfer.lines.all()), [], []
 
     def _each(self, request, queryset, service, done_msg):
         ok, failed = 0, []

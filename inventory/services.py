@@ -688,6 +688,13 @@ def stock_write_off(*, tenant_id: int, warehouse_id: int, sku_id: int, quantity:
         return record
 
 
+def sku_saved(*, tenant_id: int, sku_id: int) -> None:
+    """A SKU's master data changed (combo composition, combo flag, active): what the channels are
+    told of it and of the combos it is part of is recomputed and pushed (stock_changed, on commit)."""
+    combos = SkuComponent.objects.filter(tenant_id=tenant_id, component_id=sku_id).values_list("combo_id", flat=True)
+    _note_stock_changed(tenant_id, {sku_id, *combos})
+
+
 # --- reorder points and low-stock alerts -----------------------------------------------------------
 def reorder_point_set(*, tenant_id: int, sku_id: int, warehouse_id: int | None, reorder_point: int,
                       reorder_quantity: int | None = None) -> ReorderPoint:

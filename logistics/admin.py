@@ -133,19 +133,14 @@ class ShipmentAdmin(ReadOnlyTenantAdmin):
     inlines = [ShipmentLineInline, TrackingEventInline]
     actions = ["poll_now"]
 
-    @admin.action(description=_("立即查询轨迹"))
+    def has_poll_permission(self, request):
+        return self._can(request, "change")
+
+    @admin.action(description=_("立即查询轨迹"), permissions=["poll"])
     def poll_now(self, request, queryset):
-        if not self._can(request, "change"):
-            return
         for s in queryset:
             services.tracking_poll(tenant_id=request.tenant.pk, shipment_id=s.pk)
         messages.success(request, _("已查询 %(n)s 个包裹") % {"n": queryset.count()})
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not self._can(request, "change"):
-            actions.pop("poll_now", None)
-        return actions
 
 
 @admin.register(BulkShipJob)
