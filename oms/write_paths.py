@@ -95,7 +95,7 @@ WRITE_PATHS: dict[str, WritePaths] = {
     "orders.OrderLine": WritePaths(page=ORDER_PAGE_OF, owned={
         **_same(INGEST, "order", "platform_line_id", "platform_item_id", "platform_sku_id", "outer_sku_id", "title",
                 "quantity", "unit_price", "amount", "refund_status", "refund_reason", "is_gift", "gift_rule"),
-        **_same(ORD + "order_reprocess", "sku", "sku_by_hand"),
+        **_same(ORD + "order_line_map", "sku", "sku_by_hand"),
         "source_line": ORD + "order_split",
     }),
     "orders.Hold": WritePaths(page=ORDER_PAGE_OF, owned={
@@ -208,7 +208,8 @@ ACTIONS: dict[str, str] = {
     ORD + "order_transition": _("审核、挂起、取消"),
     ORD + "order_allocate": _("分仓"),
     ORD + "order_hold": _("挂起"),
-    ORD + "hold_resolve": _("解除挂起"),
+    ORD + "hold_resolve": _("解除挂起（地址冲突：保留本地或采用平台）"),
+    ORD + "order_line_map": _("人工匹配商品"),
     ORD + "return_receive": _("售后处理：收货、质检、入库、报损"),
     ORD + "return_inspect": _("质检说明"),
     ORD + "return_set_refund": _("记录退款金额"),

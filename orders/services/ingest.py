@@ -184,6 +184,8 @@ def _update(order: Order, canonical: CanonicalOrder, label: str) -> IngestResult
     values = _order_values(canonical)
     incoming = _platform_values(canonical, values)
     base = merge.base_of(order)
+    if canonical.extra.get("ship_blocks_unknown"):  # a payload that cannot tell: the flags stay as they were
+        incoming["ship_blocks"] = dict(base.get("ship_blocks") or {})
     local = merge.local_of(order)
     result = merge.three_way(base=base, local=local, incoming=incoming)
     plain = {k: values[k] for k in PLATFORM_ONLY_FIELDS if getattr(order, k) != values[k]}

@@ -122,7 +122,7 @@ class World:
                 del order.lines[lines:]
         return pid
 
-    def later(self, minutes: int = 2):
+    def later(self, minutes: int = 5):
         """Move the platform's clock on (its changes get newer modified times than the last pull)."""
         self._minutes += minutes
         offset = self._minutes * 60
@@ -130,8 +130,10 @@ class World:
         return self.market.state.now()
 
     def modify(self, pid: str, **changes) -> None:
+        """A change on the platform, four minutes before its "now" moves on by five (PDD lists
+        only what is three minutes old), after the last pull."""
         when = self.later()
-        self.market.state.modify_order(self.platform, pid, modified=when - timedelta(seconds=30), **changes)
+        self.market.state.modify_order(self.platform, pid, modified=when - timedelta(minutes=4), **changes)
 
     def pull(self):
         adapter = get_adapter(Shop.objects.get(pk=self.shop.pk), sleep=SleepRecorder())

@@ -171,7 +171,7 @@ def test_a_merged_order_dissolves_only_on_a_real_platform_change(world):
     with world.market.state.lock:  # one buyer, one address: a merge candidate
         a = world.market.state._get("taobao", first)
         b = world.market.state._get("taobao", second)
-        b.buyer_nick, b.receiver = a.buyer_nick, dict(a.receiver)
+        b.buyer_nick, b.receiver, b.oaid = a.buyer_nick, dict(a.receiver), a.oaid
     world.pull()
     merged = services.order_merge(orders=[world.order(first), world.order(second)])
     world.modify(first, status="paid")  # a newer modified time, nothing else
